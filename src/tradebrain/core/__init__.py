@@ -1,0 +1,1 @@
+"""Domain types, errors and the typed-config base shared by every layer."""

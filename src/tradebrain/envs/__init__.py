@@ -1,0 +1,1 @@
+"""Gymnasium envs (simulator + observer + action map + reward) and their batched VecEnv twins."""

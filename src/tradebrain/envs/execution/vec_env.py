@@ -1,0 +1,88 @@
+"""Natively batched twin of `Execution-v0`: N episodes in one numpy step, a stable-baselines3 VecEnv."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
+
+from tradebrain.envs.execution.config import ExecutionEnvConfig
+from tradebrain.envs.execution.core import ExecutionCore
+
+
+class ExecutionVecEnv(VecEnv):
+    """`num_envs` execution episodes stepped together; equal to as many `ExecutionEnv`s seed for seed.
+
+    Episodes all end at the deadline, so they reset together; each finished episode's last
+    observation is in `infos[i]["terminal_observation"]` (as stable-baselines3 expects), its reward
+    term totals in `infos[i]["reward_shortfall"]` and `["reward_risk"]`, and its shortfall in $ in
+    `infos[i]["implementation_shortfall"]`. Seeds come from `seed()` (seed + i).
+    """
+
+    def __init__(self, config: ExecutionEnvConfig | None = None, num_envs: int = 1024) -> None:
+        self.config = config or ExecutionEnvConfig()
+        self.core = ExecutionCore(self.config, episodes=num_envs)
+        self.render_mode = None
+        super().__init__(num_envs, self.core.observer.space, self.core.actions.space)
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> VecEnvObs:
+        """Reset every episode, using seeds given to `seed()` once."""
+        seeds = self._seeds if any(seed is not None for seed in self._seeds) else None
+        observations = self.core.reset(seeds).copy()
+        self._reset_seeds()
+        self._reset_options()
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        return observations
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Store the actions for `step_wait`."""
+        self._actions = np.ascontiguousarray(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """Step every episode; finished episodes are reset automatically."""
+        if self._actions is None:
+            raise RuntimeError("call step_async(actions) before step_wait()")
+        core = self.core
+        done = core.step(self._actions)
+        self._actions = None
+        rewards = core.reward.astype(np.float32)
+        dones = np.full(self.num_envs, done)
+        if not done:
+            return core.observation.copy(), rewards, dones, [{} for _ in range(self.num_envs)]
+        shortfall_terms, risk_terms = core.totals.T.tolist()
+        costs = core.simulator.implementation_shortfall().tolist()
+        infos: list[dict[str, Any]] = [
+            {"terminal_observation": row, "reward_shortfall": short, "reward_risk": risk, "implementation_shortfall": cost}
+            for row, short, risk, cost in zip(list(core.observation.copy()), shortfall_terms, risk_terms, costs, strict=True)
+        ]
+        return core.reset().copy(), rewards, dones, infos
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        """The attribute of this env, once per selected index (all episodes share one object)."""
+        return [getattr(self, attr_name) for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set an attribute shared by every episode."""
+        setattr(self, attr_name, value)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+    ) -> list[Any]:
+        """Call a method of this env once per selected index."""
+        method = getattr(self, method_name)
+        return [method(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:  # type: ignore[type-arg]
+        """No episode is wrapped in a Gymnasium wrapper."""
+        return [False for _ in self._get_indices(indices)]
+
+    def seeds_for(self, seed: int) -> Sequence[int]:
+        """The per-episode seeds that `seed(seed)` assigns (seed + i), for comparing with single envs."""
+        return [seed + i for i in range(self.num_envs)]

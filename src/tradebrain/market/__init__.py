@@ -1,0 +1,1 @@
+"""Market simulators: price processes, impact, and the batched liquidation simulator (numpy, seeded)."""
