@@ -27,7 +27,8 @@ def kappa_tilde_squared(market: MarketConfig, task: LiquidationTask, risk_aversi
 def kappa_exact(market: MarketConfig, task: LiquidationTask, risk_aversion: float) -> float:
     """The urgency kappa solving (2/tau^2)*(cosh(kappa*tau) - 1) = lambda*sigma^2/eta_tilde."""
     tau = task.tau
-    return math.acosh(1.0 + kappa_tilde_squared(market, task, risk_aversion) * tau**2 / 2.0) / tau
+    # cosh(x) - 1 = 2*sinh(x/2)^2: asinh keeps full precision where acosh(1 + tiny) loses it (fine grids).
+    return 2.0 * math.asinh(tau * math.sqrt(kappa_tilde_squared(market, task, risk_aversion)) / 2.0) / tau
 
 
 def kappa_approx(market: MarketConfig, task: LiquidationTask, risk_aversion: float) -> float:

@@ -186,6 +186,8 @@ class LiquidationSimulator:
             raise RuntimeError("call reset() before stepping")
         if self.done:
             raise RuntimeError("the episode is over (deadline reached); call reset()")
+        if shares.shape != (self.episodes,):  # the kernel reads shares[i] without bounds checks
+            raise InputError(f"shares must have shape ({self.episodes},), got {shares.shape}")
         status = liquidation_step(
             self.params, self.step_index, self.path, self.mids, self.inventory, self.mid, self.cash,
             shares, self.traded, self.price, self.shortfall,

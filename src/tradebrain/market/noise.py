@@ -6,16 +6,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
+MAX_BUFFERED = 1 << 21
+"""Most normals a bank buffers (16 MB): large batches or long episodes draw fewer episodes per block."""
+
 
 class NoiseBank:
     """Standard normals for successive episodes of each env slot, each slot with its own Generator.
 
-    Slots draw `block` episodes at a time into a shared buffer. numpy's Generator yields the same
-    normals whether drawn one episode at a time or many at once, so the block size changes speed,
-    never the numbers: slot i of a bank equals a one-slot bank seeded the same.
+    Slots draw `block` episodes at a time into a shared buffer (fewer when the buffer would exceed
+    MAX_BUFFERED normals). numpy's Generator yields the same normals whether drawn one episode at a
+    time or many at once, so the block size changes speed, never the numbers: slot i of a bank
+    equals a one-slot bank seeded the same.
     """
 
     def __init__(self, slots: int, episode_size: int, block: int = 64) -> None:
+        block = max(1, min(block, MAX_BUFFERED // max(1, slots * episode_size)))
         self._generators = [np.random.default_rng() for _ in range(slots)]
         self._buffer = np.empty((slots, block, episode_size))
         self._cursor = block

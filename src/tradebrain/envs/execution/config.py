@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -27,8 +28,8 @@ class ExecutionEnvConfig(StrictModel):
     @model_validator(mode="after")
     def _consistent(self) -> ExecutionEnvConfig:
         check_liquidation(self.market, self.task)
-        if any(m < 0 for m in self.twap_multiples):
-            raise ValueError("twap_multiples must be >= 0 (multiples of the TWAP rate of what is left)")
+        if not all(math.isfinite(m) and m >= 0 for m in self.twap_multiples):
+            raise ValueError("twap_multiples must be finite and >= 0 (multiples of the TWAP rate left)")
         return self
 
     @property

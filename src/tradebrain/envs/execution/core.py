@@ -74,6 +74,10 @@ class ExecutionCore:
         sim = self.simulator
         if not 0 <= sim.step_index < self._steps:
             raise RuntimeError("call reset() before stepping (and after the deadline)")
+        # The kernels index actions without bounds checks: exactly one real number per episode.
+        actions = np.asarray(actions)
+        if actions.size != sim.episodes or actions.dtype.kind not in "biuf":
+            raise action_error(self.actions, actions)
         status = execution_step(
             sim.params, self.observer.params, self.reward_params, self._discrete, self.actions.multiples,
             sim.step_index, sim.path, sim.mids, sim.inventory, sim.mid, sim.cash, actions, self._shares,

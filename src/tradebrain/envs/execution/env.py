@@ -47,7 +47,7 @@ class ExecutionEnv(gym.Env[np.ndarray, Any]):
 
     def __init__(self, config: ExecutionEnvConfig | None = None, **overrides: Any) -> None:
         base = config or ExecutionEnvConfig()
-        self.config = ExecutionEnvConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
+        self.config = type(base).model_validate({**base.model_dump(), **overrides}) if overrides else base
         self.core = ExecutionCore(self.config, episodes=1)
         self.observation_space = self.core.observer.space
         self.action_space = self.core.actions.space

@@ -1,0 +1,1 @@
+"""Policies: trained stable-baselines3 models and classical baselines behind one interface."""

@@ -1,0 +1,1 @@
+"""Classical strategies as Policies, so they run wherever a trained agent runs."""

@@ -1,0 +1,128 @@
+"""Train a registered algorithm on a batched env: seeded, checkpointed, with a progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
+
+from tradebrain.agents.policy import ActionKind, ModelPolicy
+from tradebrain.agents.registry import get_algorithm
+from tradebrain.core.config import StrictModel
+from tradebrain.core.console import stderr_console
+from tradebrain.core.errors import ConfigError
+
+HyperValue = float | int | str | bool
+
+
+class TrainConfig(StrictModel):
+    """How to train: algorithm, budget, parallel episodes, seed and overrides of its hyperparameters."""
+
+    algo: str = "ppo"
+    timesteps: int = Field(300_000, ge=1, description="environment steps to train for")
+    n_envs: int | None = Field(None, ge=1, description="episodes stepped together; None: the desk's default")
+    seed: int = Field(0, ge=0)
+    net_arch: tuple[int, ...] = (64, 64)
+    hyperparams: dict[str, HyperValue] = Field(default_factory=dict, description="overrides of the algorithm's")
+    normalize_reward: bool = True
+    checkpoints: int = Field(0, ge=0, description="intermediate checkpoints, evenly spaced")
+    torch_threads: int = Field(1, ge=1, description="small networks train fastest on one thread")
+
+
+@dataclass
+class TrainedAgent:
+    """A trained model, where it was saved, and the Policy that wraps it."""
+
+    model: BaseAlgorithm
+    policy: ModelPolicy
+    path: Path | None
+
+
+class RichProgress(BaseCallback):
+    """A rich progress bar over training timesteps, with the mean episode reward terms."""
+
+    def __init__(self, total: int, label: str, term_keys: tuple[str, ...]) -> None:
+        super().__init__()
+        self.total = total
+        self.label = label
+        self.term_keys = term_keys
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(), console=stderr_console,
+        )  # fmt: skip
+        self._task = self._progress.add_task(label, total=total, status="")
+        self._episode_returns: list[float] = []
+
+    def _on_training_start(self) -> None:
+        self._progress.start()
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", ()):
+            episode = info.get("episode")
+            if episode is not None:
+                self._episode_returns.append(float(episode["r"]))
+            for key in self.term_keys:
+                if key in info:
+                    self.logger.record_mean(f"reward_terms/{key}", info[key])
+        status = f"mean return {np.mean(self._episode_returns[-1000:]):8.2f}" if self._episode_returns else ""
+        self._progress.update(self._task, completed=min(self.num_timesteps, self.total), status=status)
+        return True
+
+    def _on_training_end(self) -> None:
+        self._progress.update(self._task, completed=self.total)
+        self._progress.stop()
+
+
+def train_agent(
+    make_env: Callable[[int], VecEnv],
+    action_kind: ActionKind,
+    config: TrainConfig,
+    defaults: Mapping[str, Any],
+    out_dir: Path | None = None,
+    progress: bool = True,
+    term_keys: tuple[str, ...] = (),
+) -> TrainedAgent:
+    """Train `config.algo` on `make_env(n_envs)`; saves `model.zip` (and reward stats) under `out_dir`.
+
+    `defaults` are the desk's hyperparameters for this algorithm (and its `n_envs`);
+    `config.hyperparams` override them.
+    """
+    algorithm = get_algorithm(config.algo)
+    algorithm.check_action_kind(action_kind)
+    torch.set_num_threads(config.torch_threads)
+    n_envs = config.n_envs or int(defaults.get("n_envs", 1))
+    env: VecEnv = VecMonitor(make_env(n_envs))
+    if config.normalize_reward:
+        env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=float(defaults.get("gamma", 0.99)))
+    env.seed(config.seed)
+    kwargs: dict[str, Any] = {key: value for key, value in defaults.items() if key != "n_envs"}
+    kwargs |= config.hyperparams
+    kwargs.setdefault("policy_kwargs", {})["net_arch"] = list(config.net_arch)
+    try:
+        model = algorithm.cls("MlpPolicy", env, seed=config.seed, device="cpu", verbose=0, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"train.hyperparams has a key {algorithm.name} does not take: {exc}") from None
+    callbacks: list[BaseCallback] = []
+    if progress:
+        callbacks.append(RichProgress(config.timesteps, f"training {algorithm.name}", term_keys))
+    if out_dir is not None and config.checkpoints:
+        every = max(config.timesteps // (config.checkpoints + 1) // n_envs, 1)
+        callbacks.append(CheckpointCallback(every, str(out_dir / "checkpoints"), name_prefix=algorithm.name))
+    model.learn(config.timesteps, callback=CallbackList(callbacks))
+    path = None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "model.zip"
+        model.save(path)
+        if isinstance(env, VecNormalize):
+            env.save(str(out_dir / "vecnormalize.pkl"))
+    return TrainedAgent(model, ModelPolicy(model, algorithm.name.upper()), path)

@@ -1,0 +1,1 @@
+"""Evaluation of Policies on held-out episodes, metrics with confidence intervals, reports."""

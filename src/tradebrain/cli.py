@@ -1,0 +1,205 @@
+"""The `tradebrain` command line: demo, execution analyze | train | evaluate, config show."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tradebrain.core.config import load_config, with_updates
+from tradebrain.core.errors import TradebrainError
+
+app = typer.Typer(help="Train, backtest and compare RL trading strategies against classical ones.", no_args_is_help=True)
+execution_app = typer.Typer(help="Execution desk: liquidate a block before a deadline.", no_args_is_help=True)
+config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
+app.add_typer(execution_app, name="execution")
+app.add_typer(config_app, name="config")
+console = Console()
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded defaults, see configs/)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the results as one JSON object on stdout")]
+
+
+def _fail(error: Exception) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _desk_config(path: Path | None, updates: dict[str, Any]) -> Any:
+    from tradebrain.desks.execution import ExecutionDeskConfig
+
+    config = load_config(ExecutionDeskConfig, path)
+    return with_updates(config, {key: value for key, value in updates.items() if value is not None})
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _cell(estimate: dict[str, float] | None, fmt: str = "{:,.0f}") -> str:
+    if estimate is None:
+        return "—"
+    return f"{fmt.format(estimate['value'])} [{fmt.format(estimate['low'])}, {fmt.format(estimate['high'])}]"
+
+
+def _comparison_table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"{result['name']}: {result['episodes']:,} held-out episodes, 95% bootstrap CIs", show_lines=False)
+    columns = (
+        ("policy", None, None),
+        ("shortfall bps", "shortfall_bps", "{:,.1f}"),
+        ("std $", "shortfall_std_usd", None),
+        ("E+λV $", "objective_usd", None),
+        ("vs AC-optimal $", "objective_minus_AC-optimal", None),
+        ("savings vs TWAP bps", "savings_bps", "{:,.1f}"),
+        ("IR", "information_ratio", "{:.2f}"),
+        ("win rate", "win_rate", "{:.0%}"),
+        ("5% VaR savings $", "var5_savings_usd", None),
+    )
+    for title, _, _ in columns:
+        table.add_column(title, justify="left" if title == "policy" else "right")
+    for name, metrics in result["policies"].items():
+        row = [name]
+        for _, key, fmt in columns[1:]:
+            estimate = metrics.get(key)
+            row.append(_cell(estimate, fmt) if fmt else _cell(estimate))
+        table.add_row(*row)
+    return table
+
+
+@app.command()
+def demo(
+    config: ConfigOption = None,
+    name: Annotated[str | None, typer.Option(help="run name (folder under --out)")] = None,
+    algo: Annotated[str | None, typer.Option(help="ppo | sac | dqn")] = None,
+    timesteps: Annotated[int | None, typer.Option(help="training budget in env steps")] = None,
+    episodes: Annotated[int | None, typer.Option(help="held-out evaluation episodes per policy")] = None,
+    seed: Annotated[int | None, typer.Option(help="training seed")] = None,
+    out: Annotated[Path, typer.Option(help="root folder of run outputs")] = Path("runs"),
+    as_json: JsonOption = False,
+) -> None:
+    """Train an agent on the default execution market, compare it with TWAP, VWAP, sell-now and the
+    Almgren-Chriss optimum on held-out episodes, and write runs/<name>/report.html."""
+    from tradebrain.desks.execution import run_study
+
+    try:
+        desk = _desk_config(
+            config,
+            {"name": name, "train.algo": algo, "train.timesteps": timesteps, "train.seed": seed,
+             "evaluate.episodes": episodes},
+        )  # fmt: skip
+        result = run_study(desk, out, progress=True).as_dict()
+    except TradebrainError as error:
+        raise _fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(result, default=float))
+        return
+    console.print(_comparison_table(result))
+    analysis = result["analysis"]
+    console.print(
+        f"AC closed form: kappa = {analysis['kappa']:.4f}/day (continuous approximation "
+        f"{analysis['kappa_continuous_approximation']:.4f}), E+λV of the optimum = "
+        f"${_money(analysis['schedules']['AC-optimal']['objective'])}"
+    )
+    console.print(f"report: [bold]{result['report']}[/]   model: {result['model']}")
+
+
+@execution_app.command("analyze")
+def execution_analyze(
+    config: ConfigOption = None,
+    risk_aversion: Annotated[float | None, typer.Option("--lambda", help="risk aversion lambda, 1/$")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Closed forms for the AC-optimal schedule at lambda, TWAP and sell-now: kappa, holdings, E, V, E+λV."""
+    from tradebrain.desks.execution import analyze
+
+    try:
+        if risk_aversion is not None and not (math.isfinite(risk_aversion) and risk_aversion >= 0):
+            raise TradebrainError(f"--lambda must be a finite number >= 0, got {risk_aversion}")
+        result = analyze(_desk_config(config, {}), risk_aversion)
+    except TradebrainError as error:
+        raise _fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    console.print(
+        f"lambda = {result['risk_aversion']:g}/$, tau = {result['tau']:g} day, kappa = {result['kappa']:.6f}/day "
+        f"(continuous approximation {result['kappa_continuous_approximation']:.6f})"
+    )
+    table = Table(title="Almgren-Chriss closed forms")
+    for column in ("schedule", "holdings x_0..x_N", "E $", "V $²", "E+λV $"):
+        table.add_column(column, justify="left" if column in ("schedule", "holdings x_0..x_N") else "right")
+    for name, schedule in result["schedules"].items():
+        holdings = ", ".join(_money(x) for x in schedule["holdings"][:8]) + (" …" if len(schedule["holdings"]) > 8 else "")
+        table.add_row(name, holdings, _money(schedule["expected"]), f"{schedule['variance']:.4g}", _money(schedule["objective"]))
+    console.print(table)
+
+
+@execution_app.command("train")
+def execution_train(
+    config: ConfigOption = None,
+    algo: Annotated[str | None, typer.Option(help="ppo | sac | dqn")] = None,
+    timesteps: Annotated[int | None, typer.Option(help="training budget in env steps")] = None,
+    seed: Annotated[int | None, typer.Option(help="training seed")] = None,
+    out: Annotated[Path, typer.Option(help="root folder of run outputs")] = Path("runs"),
+    as_json: JsonOption = False,
+) -> None:
+    """Train an agent and save runs/<name>/model.zip."""
+    from tradebrain.desks.execution import train
+
+    try:
+        desk = _desk_config(config, {"train.algo": algo, "train.timesteps": timesteps, "train.seed": seed})
+        run_dir = out / desk.name
+        agent = train(desk, run_dir)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(desk.model_dump(mode="json"), sort_keys=False))
+    except TradebrainError as error:
+        raise _fail(error) from None
+    result = {"model": str(agent.path), "algo": desk.train.algo, "timesteps": desk.train.timesteps}
+    typer.echo(json.dumps(result)) if as_json else console.print(f"saved {agent.path}")
+
+
+@execution_app.command("evaluate")
+def execution_evaluate(
+    model: Annotated[Path, typer.Option(help="a model.zip saved by `execution train` or `demo`")],
+    config: ConfigOption = None,
+    algo: Annotated[str | None, typer.Option(help="algorithm of the model (default: the config's)")] = None,
+    episodes: Annotated[int | None, typer.Option(help="held-out evaluation episodes per policy")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate a saved model against the baselines on held-out episodes."""
+    from tradebrain.agents.policy import ModelPolicy
+    from tradebrain.agents.registry import load_model
+    from tradebrain.desks.execution import baseline_policies, evaluate
+
+    try:
+        if not model.is_file():
+            raise TradebrainError(f"--model {model} does not exist; train one with `tradebrain execution train`")
+        desk = _desk_config(config, {"train.algo": algo, "evaluate.episodes": episodes})
+        agent = ModelPolicy(load_model(str(model), desk.train.algo), desk.train.algo.upper())
+        report = evaluate(desk, [*baseline_policies(desk, desk.evaluate.baselines), agent])
+    except TradebrainError as error:
+        raise _fail(error) from None
+    result = {"name": desk.name, **report.as_dict()}
+    typer.echo(json.dumps(result)) if as_json else console.print(_comparison_table(result))
+
+
+@config_app.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the fully resolved execution config (file + TRADEBRAIN_* overrides + defaults) as YAML."""
+    try:
+        desk = _desk_config(config, {})
+    except TradebrainError as error:
+        raise _fail(error) from None
+    typer.echo(yaml.safe_dump(desk.model_dump(mode="json"), sort_keys=False))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Desk pipelines: config -> train -> evaluate against baselines -> report, one module per desk."""

@@ -1,0 +1,198 @@
+"""Execution desk: train an agent on a liquidation market and compare it with TWAP, VWAP, sell-now
+and the Almgren-Chriss optimum on the same held-out episodes."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+from rich.progress import track
+
+from tradebrain.agents.baselines.execution import almgren_chriss, sell_now, twap, u_shaped_volume, vwap
+from tradebrain.agents.policy import Policy
+from tradebrain.agents.registry import get_algorithm
+from tradebrain.agents.training import TrainConfig, TrainedAgent, train_agent
+from tradebrain.backtest.execution import ExecutionReport, evaluation_seeds, measure, run_episodes
+from tradebrain.core.config import StrictModel
+from tradebrain.core.console import stderr_console
+from tradebrain.envs.execution.config import ExecutionEnvConfig
+from tradebrain.envs.execution.vec_env import ExecutionVecEnv
+from tradebrain.market.almgren_chriss import (
+    immediate_holdings,
+    kappa_approx,
+    kappa_exact,
+    optimal_holdings,
+    schedule_moments,
+    twap_holdings,
+)
+
+BASELINES = ("TWAP", "AC-optimal", "VWAP", "sell-now")
+
+
+class EvaluateConfig(StrictModel):
+    """Held-out evaluation: how many episodes, from which seeds, and which baselines."""
+
+    episodes: int = Field(1000, ge=10, description="held-out episodes per policy (same seeds for all)")
+    seed_offset: int = Field(1_000_000, ge=0, description="first evaluation seed; training seeds stay below it")
+    baselines: tuple[str, ...] = BASELINES
+    bootstrap_seed: int = 0
+
+
+class ExecutionDeskConfig(ExecutionEnvConfig):
+    """An execution study: the env (market, task, actions), training and evaluation."""
+
+    name: str = Field("execution", pattern=r"^[A-Za-z0-9_.-]+$", description="run folder name under runs/")
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+
+def algorithm_defaults(config: ExecutionDeskConfig) -> dict[str, Any]:
+    """Hyperparameters that work on this desk: an undiscounted episode (gamma = 1), since the
+    return is the whole shortfall; PPO on many parallel episodes, SAC and DQN on a few."""
+    algo = get_algorithm(config.train.algo).name
+    steps = config.task.steps
+    if algo == "ppo":
+        defaults: dict[str, Any] = {
+            "n_envs": 512, "n_steps": max(2 * steps, 16), "batch_size": 2048, "n_epochs": 10,
+            "gamma": 1.0, "gae_lambda": 0.95, "learning_rate": 3e-4, "ent_coef": 0.0,
+        }  # fmt: skip
+        if config.action == "continuous":
+            defaults["policy_kwargs"] = {"log_std_init": -1.0}
+        return defaults
+    common = {"n_envs": 8, "gamma": 1.0, "learning_starts": 2_000, "batch_size": 256, "train_freq": 1}
+    if algo == "sac":
+        return {**common, "gradient_steps": 2, "learning_rate": 3e-4}
+    return {
+        **common, "gradient_steps": 2, "learning_rate": 5e-4, "buffer_size": 200_000,
+        "exploration_fraction": 0.3, "exploration_final_eps": 0.02, "target_update_interval": 2_000,
+    }  # fmt: skip
+
+
+def baseline_policies(config: ExecutionEnvConfig, names: Sequence[str] = BASELINES) -> list[Policy]:
+    """The named baselines, built for this market and task."""
+    factories = {
+        "TWAP": lambda: twap(config),
+        "AC-optimal": lambda: almgren_chriss(config),
+        "VWAP": lambda: vwap(config, u_shaped_volume(config.task.steps)),
+        "sell-now": lambda: sell_now(config),
+    }
+    unknown = [name for name in names if name not in factories]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; choose from {list(factories)}")
+    return [factories[name]() for name in names]
+
+
+def train(config: ExecutionDeskConfig, out_dir: Path | None, progress: bool = True) -> TrainedAgent:
+    """Train the configured algorithm on the batched execution env."""
+    return train_agent(
+        lambda n: ExecutionVecEnv(config, num_envs=n),
+        config.action,
+        config.train,
+        algorithm_defaults(config),
+        out_dir=out_dir,
+        progress=progress,
+        term_keys=("reward_shortfall", "reward_risk"),
+    )
+
+
+def evaluate(config: ExecutionDeskConfig, policies: Sequence[Policy], progress: bool = True) -> ExecutionReport:
+    """Run every policy on the same held-out episodes and measure them (95% bootstrap intervals)."""
+    seeds = evaluation_seeds(config.evaluate.episodes, config.evaluate.seed_offset)
+    outcomes = [
+        run_episodes(config, policy, seeds)
+        for policy in track(
+            policies, description="evaluating", disable=not progress, transient=True, console=stderr_console
+        )
+    ]
+    return measure(outcomes, config, seed=config.evaluate.bootstrap_seed)
+
+
+@dataclass(frozen=True)
+class ScheduleAnalysis:
+    """Closed-form view of one static schedule."""
+
+    name: str
+    holdings: list[float]
+    expected: float
+    variance: float
+    objective: float
+
+
+def analyze(config: ExecutionEnvConfig, risk_aversion: float | None = None) -> dict[str, Any]:
+    """kappa (exact and approximate), and holdings, E, V and E + lambda*V of the AC-optimal schedule,
+    TWAP and sell-now, from the closed forms."""
+    lam = config.task.risk_aversion if risk_aversion is None else risk_aversion
+    if not (math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"--lambda must be a finite number >= 0, got {lam}")
+    market, task = config.market, config.task
+    schedules = {
+        "AC-optimal": optimal_holdings(market, task, lam),
+        "TWAP": twap_holdings(task),
+        "sell-now": immediate_holdings(task),
+    }
+    analyses = []
+    for name, holdings in schedules.items():
+        moments = schedule_moments(market, task, holdings)
+        analyses.append(
+            ScheduleAnalysis(name, holdings.tolist(), moments.expected, moments.variance, moments.objective(lam))
+        )
+    return {
+        "risk_aversion": lam,
+        "kappa": kappa_exact(market, task, lam),
+        "kappa_continuous_approximation": kappa_approx(market, task, lam),
+        "tau": task.tau,
+        "schedules": {a.name: {k: v for k, v in a.__dict__.items() if k != "name"} for a in analyses},
+    }
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What a desk study produced and where it wrote it."""
+
+    config: ExecutionDeskConfig
+    report: ExecutionReport
+    analysis: dict[str, Any]
+    run_dir: Path
+    report_path: Path
+    model_path: Path | None
+    train_seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary for scripts."""
+        return {
+            "name": self.config.name,
+            "run_dir": str(self.run_dir),
+            "report": str(self.report_path),
+            "model": str(self.model_path) if self.model_path else None,
+            "train_seconds": self.train_seconds,
+            "analysis": self.analysis,
+            **self.report.as_dict(),
+        }
+
+
+def run_study(config: ExecutionDeskConfig, runs_root: Path, progress: bool = True) -> StudyResult:
+    """Train an agent, evaluate it with the baselines on the same held-out episodes, write the report."""
+    from tradebrain.reports.execution import write_execution_report
+
+    run_dir = runs_root / config.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    started = time.perf_counter()
+    agent = train(config, run_dir, progress=progress)
+    train_seconds = time.perf_counter() - started
+    policies = [*baseline_policies(config, config.evaluate.baselines), agent.policy]
+    report = evaluate(config, policies, progress=progress)
+    analysis = analyze(config)
+    notes = [
+        f"{agent.policy.name} trained for {config.train.timesteps:,} env steps (seed {config.train.seed}) "
+        f"in {train_seconds:.0f} s; evaluated on {config.evaluate.episodes:,} held-out episodes "
+        f"(seeds {config.evaluate.seed_offset:,}+), the same episodes for every policy."
+    ]
+    report_path = write_execution_report(report, config, run_dir, analysis=analysis, notes=notes)
+    return StudyResult(config, report, analysis, run_dir, report_path, agent.path, train_seconds)

@@ -1,0 +1,145 @@
+"""Figures of an execution report: holdings paths and per-episode cost distributions, saved as PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import numpy.typing as npt
+
+matplotlib.use("Agg")  # files only, never a window: reports are written by CLI runs and servers
+import matplotlib.pyplot as plt  # noqa: E402
+
+from tradebrain.backtest.execution import ExecutionOutcomes  # noqa: E402
+
+Array = npt.NDArray[np.float64]
+
+DPI = 110
+CLIP = (0.5, 99.5)
+"""Percentiles of the pooled non-constant samples that bound a distribution's x-axis."""
+BASELINE_COLORS = {"TWAP": "#1f77b4", "AC-optimal": "#2ca02c", "VWAP": "#9467bd", "sell-now": "#7f7f7f"}
+OTHER_COLORS = ("#d62728", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#000000")
+
+
+def policy_colors(names: Sequence[str]) -> dict[str, str]:
+    """A fixed colour per baseline and distinct warm colours for the others, so figures agree."""
+    others = iter(OTHER_COLORS * (1 + len(names) // len(OTHER_COLORS)))
+    return {name: BASELINE_COLORS.get(name) or next(others) for name in names}
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    """Write the figure and release its memory (reports run in long-lived processes)."""
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_inventory(
+    outcomes: Mapping[str, ExecutionOutcomes],
+    shares: float,
+    tau: float,
+    agents: Collection[str],
+    path: Path,
+    samples: int = 20,
+) -> None:
+    """Holdings x_k/X against t_k in days: mean path and 5%-95% band per policy, plus thin sample
+    paths of the agents, whose paths (unlike a static schedule's) differ between episodes."""
+    colors = policy_colors(list(outcomes))
+    fig, ax = plt.subplots(figsize=(8.5, 5.0))
+    for name, outcome in outcomes.items():
+        fraction = outcome.holdings / shares
+        times = np.arange(fraction.shape[1]) * tau
+        color = colors[name]
+        if name in agents:
+            for row in fraction[:samples]:
+                ax.plot(times, row, color=color, lw=0.6, alpha=0.3, zorder=1)
+        low, high = np.percentile(fraction, [5, 95], axis=0)
+        ax.fill_between(times, low, high, color=color, alpha=0.15, lw=0, zorder=2)
+        marker = "o" if len(times) <= 31 else None
+        label = f"{name} (+ {min(samples, len(fraction))} sample episodes)" if name in agents else name
+        ax.plot(times, fraction.mean(axis=0), color=color, lw=2, marker=marker, ms=4, label=label, zorder=3)
+    ax.set_xlabel("time $t_k$ (days)")
+    ax.set_ylabel("holdings $x_k/X$ (fraction of the block left)")
+    ax.set_title("Holdings over the horizon: mean path, shaded 5%-95% of episodes")
+    ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
+    _save(fig, path)
+
+
+def _is_constant(values: Array) -> bool:
+    """True for a spike (e.g. sell-now's cost without noise): drawn as a line, not a histogram."""
+    return bool(np.ptp(values) <= 1e-9 * max(1.0, float(np.abs(values).max())))
+
+
+def _axis_range(samples: Mapping[str, Array], include: Sequence[float]) -> tuple[float, float]:
+    """x-range from the CLIP percentiles of the pooled non-constant samples (all if none is), padded,
+    so one policy's spike or a few outliers cannot squeeze the others into a single bin."""
+    varying = [v for v in samples.values() if not _is_constant(v)]
+    pooled = np.concatenate(varying or list(samples.values()))
+    low, high = (np.percentile(pooled, CLIP) if varying else (pooled.min(), pooled.max()))
+    low, high = min(float(low), *include), max(float(high), *include)
+    pad = 0.03 * (high - low) if high > low else max(1.0, abs(low) * 0.1)
+    return low - pad, high + pad
+
+
+def plot_distributions(
+    samples: Mapping[str, Array],
+    colors: Mapping[str, str],
+    xlabel: str,
+    title: str,
+    path: Path,
+    zero_label: str | None = None,
+) -> str:
+    """Overlaid step histograms (shared bins) with each mean dashed; constant samples drawn as a
+    vertical line, or an arrow at the edge when off-scale. Returns a caption sentence on the clipping."""
+    include = [0.0] if zero_label else []
+    low, high = _axis_range(samples, include)
+    episodes = max(len(v) for v in samples.values())
+    edges = np.linspace(low, high, int(np.clip(2 * np.sqrt(episodes), 12, 60)) + 1)
+    fig, ax = plt.subplots(figsize=(9.0, 4.8))
+    hidden = 0
+    for name, values in samples.items():
+        color, mean = colors[name], float(values.mean())
+        if _is_constant(values):
+            _mark_constant(ax, name, mean, color, (low, high))
+            continue
+        inside = values[(values >= low) & (values <= high)]
+        hidden += len(values) - len(inside)
+        counts, _ = np.histogram(inside, bins=edges)
+        ax.stairs(counts, edges, color=color, lw=1.8, label=f"{name} (mean {mean:,.1f})")
+        ax.axvline(mean, color=color, ls="--", lw=1.3)
+    if zero_label:
+        ax.axvline(0.0, color="black", lw=1.0, label=zero_label)
+    ax.set_xlim(low, high)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("episodes per bin")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="policy (dashed: mean)")
+    _save(fig, path)
+    total = sum(len(v) for v in samples.values() if not _is_constant(v))
+    return (
+        f"The x-axis spans the {CLIP[0]:g}%-{CLIP[1]:g}% range of the pooled episodes of the non-constant "
+        f"policies ({low:,.1f} to {high:,.1f}); {hidden} of {total} values fall outside it and are not drawn."
+    )
+
+
+def _mark_constant(ax: plt.Axes, name: str, value: float, color: str, span: tuple[float, float]) -> None:
+    """A policy with the same value in every episode: a vertical line, or an arrow if off-scale."""
+    label = f"{name} (constant {value:,.1f})"
+    if span[0] <= value <= span[1]:
+        ax.axvline(value, color=color, lw=2.2, alpha=0.8, label=label)
+        return
+    edge, align, arrow = (span[1], "right", "→") if value > span[1] else (span[0], "left", "←")
+    ax.annotate(
+        f"{label}, off-scale {arrow}",
+        xy=(edge, 0.85),
+        xycoords=("data", "axes fraction"),
+        ha=align,
+        va="center",
+        color=color,
+        fontsize=9,
+        bbox={"boxstyle": "round", "fc": "white", "ec": color},
+    )

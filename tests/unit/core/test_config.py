@@ -1,0 +1,174 @@
+"""Typed configs: unknown keys, wrong types, NaN, YAML files and TRADEBRAIN_* overrides."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from tradebrain.core.config import build_config, env_overrides, load_config, with_updates
+from tradebrain.core.errors import ConfigError
+from tradebrain.envs.execution.config import ExecutionEnvConfig
+from tradebrain.market.config import MarketConfig
+
+NO_ENV: dict[str, str] = {}
+
+
+def test_defaults_load_without_file_or_overrides() -> None:
+    config = load_config(ExecutionEnvConfig, environ=NO_ENV)
+    assert config == ExecutionEnvConfig()
+    assert config.market.sigma == 0.95
+    assert config.task.steps == 5
+
+
+def test_unknown_nested_key_names_dotted_key_and_suggests_the_closest() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config(ExecutionEnvConfig, {"market": {"sigmaa": 1}}, environ=NO_ENV)
+    message = str(caught.value)
+    assert "market.sigmaa" in message
+    assert "did you mean 'sigma'?" in message
+
+
+def test_unknown_top_level_key_suggests_the_closest() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config(ExecutionEnvConfig, {"actoin": "discrete"}, environ=NO_ENV)
+    message = str(caught.value)
+    assert "'actoin'" in message
+    assert "did you mean 'action'?" in message
+
+
+def test_unknown_key_far_from_any_gives_no_suggestion() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config(ExecutionEnvConfig, {"task": {"zzzzqq": 1}}, environ=NO_ENV)
+    message = str(caught.value)
+    assert "task.zzzzqq" in message
+    assert "did you mean" not in message
+
+
+def test_wrong_type_names_the_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config(ExecutionEnvConfig, {"task": {"steps": "many"}}, source="my.yaml", environ=NO_ENV)
+    message = str(caught.value)
+    assert "'task.steps'" in message
+    assert "'many'" in message
+    assert "my.yaml" in message
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("key", ["drift", "eta", "s0"])
+def test_non_finite_numbers_are_rejected(key: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=rf"'market\.{key}'"):
+        build_config(ExecutionEnvConfig, {"market": {key: value}}, environ=NO_ENV)
+
+
+def test_non_finite_twap_multiple_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="twap_multiples"):
+        build_config(ExecutionEnvConfig, {"twap_multiples": [0.0, math.nan]}, environ=NO_ENV)
+
+
+def test_environment_override_applies_and_is_parsed_as_yaml() -> None:
+    environ = {"TRADEBRAIN_MARKET__SIGMA": "2", "TRADEBRAIN_TASK__SIDE": "buy", "HOME": "/root"}
+    config = build_config(ExecutionEnvConfig, {"market": {"sigma": 1.0, "eta": 3e-6}}, environ=environ)
+    assert config.market.sigma == 2.0
+    assert config.market.eta == 3e-6  # the rest of the section survives the override
+    assert config.task.side == "buy"
+
+
+def test_override_error_mentions_the_overrides() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config(ExecutionEnvConfig, {}, environ={"TRADEBRAIN_MARKET__SIGMAA": "2"})
+    message = str(caught.value)
+    assert "market.sigmaa" in message
+    assert "TRADEBRAIN_" in message
+
+
+def test_variables_without_nesting_separator_are_ignored() -> None:
+    environ = {"TRADEBRAIN_REQUIRE_SERVICES": "1", "OTHER__KEY": "3", "TRADEBRAIN_MARKET__S0": "60"}
+    assert env_overrides(environ) == {"market": {"s0": 60}}
+    config = build_config(ExecutionEnvConfig, {}, environ=environ)
+    assert config.market.s0 == 60.0
+
+
+def test_build_config_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEBRAIN_TASK__STEPS", "7")
+    assert build_config(ExecutionEnvConfig, {}).task.steps == 7
+
+
+def test_load_config_from_yaml_file_plus_override(tmp_path: Path) -> None:
+    path = tmp_path / "execution.yaml"
+    path.write_text("action: discrete\nmarket:\n  process: ou\n  ou_theta: 0.5\ntask:\n  steps: 10\n")
+    config = load_config(ExecutionEnvConfig, path, environ={"TRADEBRAIN_TASK__STEPS": "20"})
+    assert config.action == "discrete"
+    assert config.market.process == "ou"
+    assert config.market.ou_theta == 0.5
+    assert config.task.steps == 20
+
+
+def test_yaml_nan_is_rejected_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("market:\n  drift: .nan\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(ExecutionEnvConfig, path, environ=NO_ENV)
+    assert "'market.drift'" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(ExecutionEnvConfig, tmp_path / "absent.yaml", environ=NO_ENV)
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", "42\n"])
+def test_non_mapping_yaml_is_a_config_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(ExecutionEnvConfig, path, environ=NO_ENV)
+
+
+def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("market: {sigma: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(ExecutionEnvConfig, path, environ=NO_ENV)
+
+
+def test_empty_yaml_gives_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert load_config(ExecutionEnvConfig, path, environ=NO_ENV) == ExecutionEnvConfig()
+
+
+def test_with_updates_applies_dotted_keys_and_keeps_the_original() -> None:
+    base = ExecutionEnvConfig()
+    updated = with_updates(base, {"task.risk_aversion": 2e-6, "market.sigma": 0.5, "action": "discrete"})
+    assert updated.task.risk_aversion == 2e-6
+    assert updated.market.sigma == 0.5
+    assert updated.action == "discrete"
+    assert updated.market.eta == base.market.eta
+    assert base.task.risk_aversion == 1e-6
+
+
+def test_with_updates_rejects_unknown_and_invalid_keys() -> None:
+    base = ExecutionEnvConfig()
+    with pytest.raises(ConfigError, match=r"did you mean 'risk_aversion'\?"):
+        with_updates(base, {"task.risk_aversoin": 1.0})
+    with pytest.raises(ConfigError, match=r"'task\.steps'"):
+        with_updates(base, {"task.steps": 0})
+    with pytest.raises(ConfigError, match="non-section key"):
+        with_updates(base, {"task.steps.deep": 1})
+
+
+def test_configs_are_frozen() -> None:
+    config = ExecutionEnvConfig()
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        config.market.sigma = 1.0  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        config.action = "discrete"  # type: ignore[misc]
+
+
+def test_direct_construction_rejects_unknown_keys() -> None:
+    with pytest.raises(pydantic.ValidationError, match="sigmaa"):
+        MarketConfig(sigmaa=1.0)  # type: ignore[call-arg]
