@@ -10,8 +10,10 @@ median is reported.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -58,11 +60,7 @@ class Ratio:
     denominator: str
     value: float
     target: float
-
-    @property
-    def passed(self) -> bool:
-        """True when the ratio reaches its target."""
-        return self.value >= self.target
+    passed: bool
 
 
 @dataclass(frozen=True)
@@ -97,8 +95,9 @@ def single_runner(env: gym.Env[Any, Any], seed: int = 0) -> Runner:
     return run
 
 
-def vec_runner(venv: ExecutionVecEnv, seed: int = 0) -> Runner:
+def vec_runner(make: Callable[[], ExecutionVecEnv], seed: int = 0) -> Runner:
     """Step every episode of the VecEnv with one fixed random action array (auto reset inside)."""
+    venv = make()
     rng = np.random.default_rng(seed)
     actions = rng.uniform(0.0, 1.0, size=(venv.num_envs, 1)).astype(np.float32)
     venv.seed(seed)
@@ -126,6 +125,16 @@ def make_reference(unwrapped: bool) -> gym.Env[Any, Any]:
     return env.unwrapped if unwrapped else env
 
 
+def make_execution(config: ExecutionEnvConfig, unwrapped: bool) -> gym.Env[Any, Any]:
+    """`tradebrain/Execution-v0` through gym.make (its default wrappers) or unwrapped."""
+    env = gym.make("tradebrain/Execution-v0", config=config)
+    return env.unwrapped if unwrapped else env
+
+
+def _single(make: Callable[[], gym.Env[Any, Any]]) -> Callable[[], Runner]:
+    return lambda: single_runner(make())
+
+
 def cases(num_envs: int) -> list[Case]:
     """The execution env (default and fine grid) single, unwrapped and batched, and the reference."""
     fine = ExecutionEnvConfig.model_validate({"task": {"steps": FINE_STEPS}})
@@ -133,17 +142,23 @@ def cases(num_envs: int) -> list[Case]:
     for suffix, label, config in (("", "", ExecutionEnvConfig()), ("_fine", f" steps={FINE_STEPS}", fine)):
         made += [
             Case(f"execution{suffix}", f"Execution-v0{label} (gym.make)",
-                 lambda c=config: single_runner(gym.make("tradebrain/Execution-v0", config=c)), 256),
+                 _single(partial(make_execution, config, False)), 256),
             Case(f"execution{suffix}_unwrapped", f"Execution-v0{label} (unwrapped)",
-                 lambda c=config: single_runner(gym.make("tradebrain/Execution-v0", config=c).unwrapped), 256),
+                 _single(partial(make_execution, config, True)), 256),
             Case(f"execution{suffix}_vec", f"ExecutionVecEnv({num_envs}){label}",
-                 lambda c=config: vec_runner(ExecutionVecEnv(c, num_envs=num_envs)), 8),
+                 partial(vec_runner, partial(ExecutionVecEnv, config, num_envs)), 8),
         ]  # fmt: skip
     if reference_available():
-        made += [
-            Case("stocks", f"{REFERENCE_ID} (gym.make)", lambda: single_runner(make_reference(False)), 256),
-            Case("stocks_unwrapped", f"{REFERENCE_ID} (unwrapped)", lambda: single_runner(make_reference(True)), 256),
-        ]
+        for suffix, unwrapped in (("", False), ("_unwrapped", True)):
+            how = "unwrapped" if unwrapped else "gym.make"
+            made.append(
+                Case(
+                    f"stocks{suffix}",
+                    f"{REFERENCE_ID} ({how})",
+                    _single(partial(make_reference, unwrapped)),
+                    256,
+                )
+            )
     return made
 
 
@@ -153,12 +168,20 @@ RATIOS: tuple[tuple[str, str, str, float], ...] = (
     ("batched vs reference, gym.make", "execution_vec", "stocks", BATCHED_TARGET),
     ("batched vs reference, unwrapped", "execution_vec", "stocks_unwrapped", BATCHED_TARGET),
     (f"steps={FINE_STEPS} single vs reference, gym.make", "execution_fine", "stocks", SINGLE_TARGET),
-    (f"steps={FINE_STEPS} single vs reference, unwrapped", "execution_fine_unwrapped", "stocks_unwrapped",
-     SINGLE_TARGET),
+    (
+        f"steps={FINE_STEPS} single vs reference, unwrapped",
+        "execution_fine_unwrapped",
+        "stocks_unwrapped",
+        SINGLE_TARGET,
+    ),
     (f"steps={FINE_STEPS} batched vs reference, gym.make", "execution_fine_vec", "stocks", BATCHED_TARGET),
-    (f"steps={FINE_STEPS} batched vs reference, unwrapped", "execution_fine_vec", "stocks_unwrapped",
-     BATCHED_TARGET),
-)  # fmt: skip
+    (
+        f"steps={FINE_STEPS} batched vs reference, unwrapped",
+        "execution_fine_vec",
+        "stocks_unwrapped",
+        BATCHED_TARGET,
+    ),
+)
 
 
 def run_speed(
@@ -175,7 +198,9 @@ def run_speed(
     for case in cases(num_envs):
         notify(f"warming up {case.label}")
         runner = case.build()
-        warm_up(runner, warmup, case.calls_per_check)
+        with warnings.catch_warnings():  # stocks-v0 returns views; gymnasium's checker warns once
+            warnings.filterwarnings("ignore", message=".*share an object", category=UserWarning)
+            warm_up(runner, warmup, case.calls_per_check)
         built.append((case, runner))
     samples: dict[str, list[float]] = {case.key: [] for case, _ in built}
     for repeat in range(repeats):
@@ -185,9 +210,18 @@ def run_speed(
     rows = [SpeedRow(case.key, case.label, median(samples[case.key]), samples[case.key]) for case, _ in built]
     by_key = {row.key: row.steps_per_s for row in rows}
     ratios = [
-        Ratio(label, top, bottom, by_key[top] / by_key[bottom], target)
+        Ratio(
+            label, top, bottom, by_key[top] / by_key[bottom], target, by_key[top] / by_key[bottom] >= target
+        )
         for label, top, bottom, target in RATIOS
         if top in by_key and bottom in by_key
     ]
-    notes = [] if reference_available() else ["gym-anytrading is not installed: no reference rows or ratios"]
+    notes = (
+        [
+            f"{REFERENCE_ID} returns a view of its feature array as the observation (no copy; gymnasium's "
+            "passive checker warns that observations share an object); Execution-v0 returns a fresh copy"
+        ]
+        if reference_available()
+        else ["gym-anytrading (the bench extra) is not installed: no reference rows or ratios"]
+    )
     return SpeedResult(seconds, repeats, num_envs, rows, ratios, notes)

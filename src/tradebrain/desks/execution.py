@@ -97,7 +97,7 @@ def train(config: ExecutionDeskConfig, out_dir: Path | None, progress: bool = Tr
         algorithm_defaults(config),
         out_dir=out_dir,
         progress=progress,
-        term_keys=("reward_shortfall", "reward_risk"),
+        term_keys=("episode_reward_shortfall", "episode_reward_risk"),
     )
 
 

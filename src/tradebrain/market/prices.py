@@ -12,6 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
+from tradebrain.core.errors import InputError
 from tradebrain.core.records import record
 from tradebrain.market.config import MarketConfig
 
@@ -94,7 +95,7 @@ def unaffected_paths(market: MarketConfig, tau: float, steps: int, normals: np.n
     """Mid paths of shape (episodes, lookback + steps + 1) from normals of shape (episodes, lookback + steps)."""
     expected = market.lookback + steps
     if normals.ndim != 2 or normals.shape[1] != expected:
-        raise ValueError(f"normals must have shape (episodes, {expected}), got {normals.shape}")
+        raise InputError(f"normals must have shape (episodes, {expected}), got {normals.shape}")
     out = np.empty((normals.shape[0], expected + 1))
     fill_paths(price_params(market, tau), np.ascontiguousarray(normals, dtype=np.float64), out)
     return out

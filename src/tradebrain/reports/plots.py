@@ -79,7 +79,7 @@ def _axis_range(samples: Mapping[str, Array], include: Sequence[float]) -> tuple
     varying = [v for v in samples.values() if not _is_constant(v)]
     pooled = np.concatenate(varying or list(samples.values()))
     low, high = (np.percentile(pooled, CLIP) if varying else (pooled.min(), pooled.max()))
-    low, high = min(float(low), *include), max(float(high), *include)
+    low, high = min([float(low), *include]), max([float(high), *include])
     pad = 0.03 * (high - low) if high > low else max(1.0, abs(low) * 0.1)
     return low - pad, high + pad
 

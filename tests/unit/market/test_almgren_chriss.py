@@ -88,8 +88,8 @@ def test_optimal_holdings_minimise_the_objective(risk_aversion: float, steps: in
     task = LiquidationTask(steps=steps)
     holdings = optimal_holdings(NO_SPREAD, task, risk_aversion)
     best = schedule_moments(NO_SPREAD, task, holdings).objective(risk_aversion)
-    # the objective is quadratic in x_j: moving x_j by d costs exactly d^2*(2*eta_tilde/tau + lambda*sigma^2*tau)
-    # at the optimum (zero gradient); a wrong kappa leaves a linear term of either sign.
+    # the objective is quadratic in x_j: at the optimum (zero gradient) moving x_j by d costs exactly
+    # d^2*(2*eta_tilde/tau + lambda*sigma^2*tau); a wrong kappa leaves a linear term of either sign.
     curvature = 2 * eta_tilde(NO_SPREAD, task) / task.tau + risk_aversion * NO_SPREAD.sigma**2 * task.tau
     for j in range(1, steps):
         for d in (-1e3, 1e3, -1e4, 1e4):
@@ -105,7 +105,9 @@ def test_optimum_beats_twap_and_immediate() -> None:
     for risk_aversion in LAMBDAS:
         optimum = schedule_moments(DEFAULTS, task, optimal_holdings(DEFAULTS, task, risk_aversion))
         for other in (twap_holdings(task), immediate_holdings(task)):
-            assert optimum.objective(risk_aversion) < schedule_moments(DEFAULTS, task, other).objective(risk_aversion)
+            assert optimum.objective(risk_aversion) < schedule_moments(DEFAULTS, task, other).objective(
+                risk_aversion
+            )
 
 
 def test_twap_moments_by_hand() -> None:

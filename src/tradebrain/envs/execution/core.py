@@ -85,7 +85,8 @@ class ExecutionCore:
         )  # fmt: skip
         if status == BAD_SHARES:
             raise InputError("shares must be finite and lie in [0, inventory]")
-        if status == NOT_FINITE:
+        if status == NOT_FINITE:  # the trade happened; keep the step counter in line with the state
+            sim.step_index += 1
             raise InputError("observation holds NaN or infinity; check the market parameters")
         if status:
             raise action_error(self.actions, actions)

@@ -6,7 +6,10 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from pydantic import ValidationError
 
+from tradebrain.core.config import deep_merge, describe_validation_error
+from tradebrain.core.errors import ConfigError
 from tradebrain.envs.execution.config import ExecutionEnvConfig
 from tradebrain.envs.execution.core import ExecutionCore
 
@@ -31,8 +34,9 @@ class ExecutionEnv(gym.Env[np.ndarray, Any]):
     Per interval, in basis points of the arrival notional X*s0: `shortfall` = minus the
     mark-to-market implementation-shortfall increment, and `risk` = minus lambda*sigma^2*tau*x_k^2
     (x_k the holdings carried into the next interval). Maximising the return minimises E + lambda*V.
-    Both terms are in `info["reward_shortfall"]` and `info["reward_risk"]`; the episode's shortfall in $ is in
-    `info["implementation_shortfall"]` at the end.
+    Each step's terms are in `info["reward_shortfall"]` and `info["reward_risk"]`; at the end, the
+    episode totals are in `info["episode_reward_shortfall"]` and `["episode_reward_risk"]`, and the
+    implementation shortfall in $ in `info["implementation_shortfall"]`.
 
     ## Episode End
     `terminated` after `steps` intervals, when the deadline forces the last trade: nothing is left
@@ -40,14 +44,22 @@ class ExecutionEnv(gym.Env[np.ndarray, Any]):
 
     ## Arguments
     `config`: an `ExecutionEnvConfig` (market, task, action variant); keyword overrides of its
-    fields are accepted too, e.g. `gym.make("tradebrain/Execution-v0", action="discrete")`.
+    fields are accepted too, e.g. `gym.make("tradebrain/Execution-v0", action="discrete")`; a
+    section given as a mapping is merged into `config`'s (`market={"sigma": 0.5}` keeps the rest),
+    and a bad keyword raises `ConfigError` naming it.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
 
     def __init__(self, config: ExecutionEnvConfig | None = None, **overrides: Any) -> None:
         base = config or ExecutionEnvConfig()
-        self.config = type(base).model_validate({**base.model_dump(), **overrides}) if overrides else base
+        if overrides:  # merged section by section: market={"sigma": 0} keeps the other market fields
+            model = type(base)
+            try:
+                base = model.model_validate(deep_merge(base.model_dump(), overrides))
+            except ValidationError as exc:
+                raise ConfigError(describe_validation_error(model, exc, "ExecutionEnv keywords")) from None
+        self.config = base
         self.core = ExecutionCore(self.config, episodes=1)
         self.observation_space = self.core.observer.space
         self.action_space = self.core.actions.space
@@ -72,4 +84,6 @@ class ExecutionEnv(gym.Env[np.ndarray, Any]):
         }
         if done:
             info["implementation_shortfall"] = simulator.implementation_shortfall().item(0)
+            info["episode_reward_shortfall"] = core.totals.item(0, 0)
+            info["episode_reward_risk"] = core.totals.item(0, 1)
         return core.observation[0].copy(), core.reward.item(0), done, False, info

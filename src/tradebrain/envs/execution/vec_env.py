@@ -18,7 +18,7 @@ class ExecutionVecEnv(VecEnv):
 
     Episodes all end at the deadline, so they reset together; each finished episode's last
     observation is in `infos[i]["terminal_observation"]` (as stable-baselines3 expects), its reward
-    term totals in `infos[i]["reward_shortfall"]` and `["reward_risk"]`, and its shortfall in $ in
+    term totals in `infos[i]["episode_reward_shortfall"]` and `["episode_reward_risk"]`, and its shortfall in $ in
     `infos[i]["implementation_shortfall"]`. Seeds come from `seed()` (seed + i).
     """
 
@@ -56,7 +56,12 @@ class ExecutionVecEnv(VecEnv):
         shortfall_terms, risk_terms = core.totals.T.tolist()
         costs = core.simulator.implementation_shortfall().tolist()
         infos: list[dict[str, Any]] = [
-            {"terminal_observation": row, "reward_shortfall": short, "reward_risk": risk, "implementation_shortfall": cost}
+            {
+                "terminal_observation": row,
+                "episode_reward_shortfall": short,
+                "episode_reward_risk": risk,
+                "implementation_shortfall": cost,
+            }
             for row, short, risk, cost in zip(list(core.observation.copy()), shortfall_terms, risk_terms, costs, strict=True)
         ]
         return core.reset().copy(), rewards, dones, infos

@@ -1,0 +1,168 @@
+"""`python -m benchmarks`: env speed, SB3 training throughput and execution quality in one run.
+
+Prints rich tables and writes `<out>/results.json` (with the machine info) and `<out>/results.md`.
+`--only speed,training,quality` picks parts, `--quick` shrinks every budget for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from rich.console import Console
+
+from benchmarks import report
+from benchmarks.env_speed import SpeedResult, run_speed
+from benchmarks.execution_quality import StudyResult, run_quality
+from benchmarks.training_speed import TrainingRow, run_training
+
+PARTS = ("speed", "training", "quality")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long each part runs: the full benchmark, or a smoke run (`--quick`)."""
+
+    speed_seconds: float = 2.5
+    speed_repeats: int = 3
+    num_envs: int = 1024
+    train_vec_timesteps: int = 100_000
+    train_dummy_timesteps: int = 30_000
+    quality_seeds: tuple[int, ...] = (0, 1, 2)
+    quality_timesteps_scale: float = 1.0
+    quality_episodes: int | None = None
+
+
+QUICK = Budget(
+    speed_seconds=0.25,
+    train_vec_timesteps=20_000,
+    train_dummy_timesteps=3_000,
+    quality_seeds=(0,),
+    quality_timesteps_scale=0.1,
+    quality_episodes=200,
+)
+
+
+def parse_parts(values: Sequence[str] | None) -> tuple[str, ...]:
+    """`--only` values (repeatable, comma-separated) as parts in run order; all parts when none."""
+    if not values:
+        return PARTS
+    chosen = {part.strip() for value in values for part in value.split(",") if part.strip()}
+    unknown = sorted(chosen - set(PARTS))
+    if unknown:
+        raise SystemExit(f"--only: unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
+    return tuple(part for part in PARTS if part in chosen)
+
+
+def _timed(console: Console, label: str, work: Callable[[Callable[[str], None]], T]) -> T:
+    """Run one part behind a rich status line that shows what it is doing now."""
+    start = time.perf_counter()
+    with console.status(f"[bold]{label}[/]") as status:
+        result = work(lambda message: status.update(f"[bold]{label}[/]: {message}"))
+    console.log(f"{label} took {time.perf_counter() - start:.0f} s")
+    return result
+
+
+def run(
+    parts: Sequence[str] = PARTS,
+    out: Path | None = None,
+    budget: Budget | None = None,
+    quick: bool = False,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Run the chosen parts, print their tables, write results.json and results.md; return the results.
+
+    `out` defaults to runs/bench, `budget` to the full benchmark.
+    """
+    out = out or Path("runs/bench")
+    budget = budget or Budget()
+    console = console or Console()
+    torch.set_num_threads(1)  # small networks train fastest on one thread; the machine may be shared
+    warnings.filterwarnings("ignore", message=".*share an object", category=UserWarning)  # stocks-v0 views
+    results: dict[str, Any] = {
+        "machine": report.machine_info(),
+        "settings": {"parts": list(parts), "quick": quick, "budget": report.jsonable(budget)},
+    }
+    speed: SpeedResult | None = None
+    training: list[TrainingRow] | None = None
+    quality: list[StudyResult] | None = None
+    if "speed" in parts:
+        speed = _timed(
+            console,
+            "env speed",
+            lambda notify: run_speed(
+                budget.speed_seconds, budget.speed_repeats, budget.num_envs, on_progress=notify
+            ),
+        )
+        results["speed"] = speed
+        for table in report.speed_tables(speed):
+            console.print(table)
+        for note in speed.notes:
+            console.print(f"[dim]note: {note}[/]")
+    if "training" in parts:
+        training = _timed(
+            console,
+            "training throughput",
+            lambda notify: run_training(
+                budget.train_vec_timesteps, budget.train_dummy_timesteps, on_progress=notify
+            ),
+        )
+        results["training"] = training
+        console.print(report.training_table(training))
+    if "quality" in parts:
+        quality = _timed(
+            console,
+            "execution quality",
+            lambda notify: run_quality(
+                budget.quality_seeds,
+                budget.quality_timesteps_scale,
+                budget.quality_episodes,
+                on_progress=notify,
+            ),
+        )
+        results["quality"] = quality
+        for table in report.quality_tables(quality):
+            console.print(table)
+    json_path, md_path = report.write(out, results, report.markdown(results, speed, training, quality))
+    console.print(f"wrote {json_path} and {md_path}")
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse the command line and run."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="PART",
+        help=f"run only these parts ({'|'.join(PARTS)}); repeatable or comma-separated",
+    )
+    parser.add_argument("--quick", action="store_true", help="short timings and budgets, for a smoke run")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs/bench"), help="output folder (default runs/bench)"
+    )
+    parser.add_argument("--seeds", type=str, default=None, help="training seeds for quality, e.g. 0,1,2")
+    args = parser.parse_args(argv)
+    budget = QUICK if args.quick else Budget()
+    if args.seeds:
+        try:
+            seeds = tuple(int(seed) for seed in args.seeds.split(","))
+        except ValueError:
+            parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+        budget = dataclasses.replace(budget, quality_seeds=seeds)
+    console = Console()
+    if not console.is_terminal:  # piped to a file: room for the quality tables
+        console = Console(width=150)
+    run(parse_parts(args.only), args.out, budget, args.quick, console)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Write an execution desk's evaluation as a self-contained HTML page, PNG figures and raw data.
+
+The page embeds its figures as data URIs and carries no external CSS or JS, so it can be mailed or
+archived as one file; `episodes.csv` and `metrics.json` keep the numbers for any later analysis.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from pydantic import BaseModel
+
+from tradebrain.backtest.bootstrap import Estimate
+from tradebrain.backtest.execution import METRIC_LABELS, ExecutionReport
+from tradebrain.desks.execution import BASELINES, ExecutionDeskConfig
+from tradebrain.reports.plots import plot_distributions, plot_inventory, policy_colors
+
+NOT_AGENTS = frozenset(BASELINES) | {"buy-now"}
+"""Baseline names; the sell-now baseline is called buy-now on the buy side."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One embedded figure: its file name, heading, caption and base64 PNG data URI."""
+
+    file: str
+    title: str
+    caption: str
+    data_uri: str
+
+
+def write_execution_report(
+    report: ExecutionReport,
+    config: ExecutionDeskConfig,
+    out_dir: Path,
+    analysis: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+) -> Path:
+    """Write inventory.png, costs.png, savings.png, episodes.csv, metrics.json and report.html into
+    out_dir (created if needed); return the path of report.html."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_episodes(report, config, out_dir / "episodes.csv")
+    metrics = {**report.as_dict(), **({"analysis": dict(analysis)} if analysis is not None else {})}
+    (out_dir / "metrics.json").write_text(json.dumps(_finite(metrics), indent=2), encoding="utf-8")
+    agents = [name for name in report.outcomes if name not in NOT_AGENTS]
+    env = Environment(loader=PackageLoader("tradebrain", "reports/templates"), autoescape=True)
+    env.undefined = StrictUndefined
+    html = env.get_template("execution.html").render(
+        name=config.name,
+        date=date.today().isoformat(),
+        report=report,
+        episodes=report.as_dict()["episodes"],
+        agents=agents,
+        summaries=[_summary(name, report) for name in agents or list(report.metrics)[1:]],
+        labels=METRIC_LABELS,
+        rows=_metric_rows(report),
+        closed_form=_closed_form(analysis, report) if analysis is not None else None,
+        config_sections=_config_sections(config),
+        figures=_figures(report, config, agents, out_dir),
+        notes=list(notes),
+    )
+    path = out_dir / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _finite(value: Any) -> Any:
+    """The same structure with NaN and infinities as null: strict JSON has no NaN."""
+    if isinstance(value, Mapping):
+        return {str(key): _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _bps_per_dollar(config: ExecutionDeskConfig) -> float:
+    """Basis points of the arrival notional X*s0 per dollar, the scale of every bps number."""
+    return 1e4 / (config.task.shares * config.market.s0)
+
+
+def _write_episodes(report: ExecutionReport, config: ExecutionDeskConfig, path: Path) -> None:
+    """One row per policy and episode: shortfall in $ and bps, then holdings x_0..x_N in shares."""
+    scale = _bps_per_dollar(config)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["policy", "episode", "shortfall_usd", "shortfall_bps", *(f"x_{k}" for k in range(config.task.steps + 1))])
+        for name, outcome in report.outcomes.items():
+            for episode, (cost, holdings) in enumerate(zip(outcome.shortfall, outcome.holdings, strict=True)):
+                writer.writerow([name, episode, float(cost), float(cost) * scale, *map(float, holdings)])
+
+
+def fmt(metric: str, value: float, unit: bool = True) -> str:
+    """A metric value for a table: $ with thousands separators, bps with 1-2 decimals, rates as %."""
+    if not math.isfinite(value):
+        return "n/a"
+    if metric.endswith("_usd") or metric.startswith("objective"):
+        return f"{'-' if value < 0 else ''}{'$' if unit else ''}{abs(value):,.0f}"
+    if metric.endswith("_bps"):
+        return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
+    if metric.endswith("rate"):
+        return f"{100 * value:.1f}%"
+    return f"{value:.2f}"
+
+
+def _cell(metric: str, estimate: Estimate | None) -> dict[str, str]:
+    """{"value", "interval"} of a table cell; a dash where the metric does not apply."""
+    if estimate is None:
+        return {"value": "—", "interval": ""}
+    low, high = fmt(metric, estimate.low, unit=False), fmt(metric, estimate.high, unit=False)
+    return {"value": fmt(metric, estimate.value), "interval": f"[{low}, {high}]"}
+
+
+def _metric_rows(report: ExecutionReport) -> list[dict[str, Any]]:
+    """One row per policy with a cell per METRIC_LABELS column."""
+    return [
+        {"name": name, "cells": [_cell(key, metrics.get(key)) for key in METRIC_LABELS]}
+        for name, metrics in report.metrics.items()
+    ]
+
+
+def compact_usd(value: float, unit: bool = True) -> str:
+    """$1.28M, $528.7k: dollars short enough for a sentence."""
+    size = abs(value)
+    scaled = next(
+        (f"{size / div:.{digits}f}{suffix}" for div, suffix, digits in ((1e9, "B", 2), (1e6, "M", 2), (1e3, "k", 1))
+         if size >= div),
+        f"{size:.0f}",
+    )  # fmt: skip
+    return f"{'-' if value < 0 else ''}{'$' if unit else ''}{scaled}"
+
+
+def _significance(estimate: Estimate) -> str:
+    """Whether the 95% interval of a paired difference excludes zero."""
+    return "95% CI excludes 0" if estimate.excludes_zero() else "95% CI includes 0: not significant"
+
+
+def _summary(name: str, report: ExecutionReport) -> str:
+    """One sentence: E+λV with its interval, how far from the AC optimum and the other comparisons,
+    and the savings vs the reference, each with whether its paired interval excludes zero."""
+    metrics = report.metrics[name]
+    objective = metrics["objective_usd"]
+    parts = [
+        f"{name}: E+λV = {compact_usd(objective.value)} "
+        f"[{compact_usd(objective.low, False)}, {compact_usd(objective.high, False)}]"
+    ]
+    others = sorted((key for key in metrics if key.startswith("objective_minus_")), key=lambda k: "AC" not in k)
+    for key in others:
+        other, diff = key.removeprefix("objective_minus_"), metrics[key]
+        base = report.metrics[other]["objective_usd"].value
+        where = "the AC optimum" if other == "AC-optimal" else other
+        share = f"{abs(diff.value) / abs(base):.1%} " if base else ""
+        parts.append(
+            f"{share}{'above' if diff.value >= 0 else 'below'} {where} (difference {compact_usd(diff.value)} "
+            f"[{compact_usd(diff.low, False)}, {compact_usd(diff.high, False)}]; {_significance(diff)})"
+        )
+    sentence = ", ".join(parts)
+    savings = metrics.get("savings_bps")
+    if savings is not None:
+        verb, sign = ("saves", 1) if savings.value >= 0 else ("costs more by", -1)
+        low, high = sorted((sign * savings.low, sign * savings.high))
+        sentence += (
+            f"; {verb} {sign * savings.value:.1f} bps vs {report.reference} [{low:.1f}, {high:.1f}] "
+            f"({_significance(savings)})"
+        )
+    return sentence + "."
+
+
+def _closed_form(analysis: Mapping[str, Any], report: ExecutionReport) -> dict[str, Any]:
+    """kappa and, per schedule, the closed-form E, sqrt(V), V and E+λV beside the simulated ones."""
+    rows = []
+    for name, moments in analysis["schedules"].items():
+        simulated = report.metrics.get(name, {})
+        rows.append({
+            "name": name,
+            "expected": fmt("shortfall_usd", moments["expected"]),
+            "std": fmt("shortfall_usd", math.sqrt(moments["variance"])),
+            "variance": f"{moments['variance']:.4g}",
+            "objective": fmt("shortfall_usd", moments["objective"]),
+            "simulated_mean": _cell("shortfall_usd", simulated.get("shortfall_usd")),
+            "simulated_objective": _cell("shortfall_usd", simulated.get("objective_usd")),
+        })  # fmt: skip
+    return {
+        "kappa": f"{analysis['kappa']:.4g}",
+        "kappa_approx": f"{analysis['kappa_continuous_approximation']:.4g}",
+        "tau": f"{analysis['tau']:g}",
+        "risk_aversion": f"{analysis['risk_aversion']:g}",
+        "rows": rows,
+    }
+
+
+def _plain(value: Any) -> str:
+    """A config value as short text."""
+    if isinstance(value, float):
+        return f"{value:,g}" if abs(value) >= 1e4 and value.is_integer() else f"{value:g}"
+    if isinstance(value, tuple | list):
+        return ", ".join(_plain(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return json.dumps(value) if value else "—"
+    return "—" if value is None else str(value)
+
+
+def _config_sections(config: BaseModel) -> dict[str, list[tuple[str, str, str]]]:
+    """{section: [(key, value, description)]}: top-level scalars under "study", one section per sub-model."""
+    sections: dict[str, list[tuple[str, str, str]]] = {"study": []}
+    for key, field in type(config).model_fields.items():
+        value = getattr(config, key)
+        if isinstance(value, BaseModel):
+            sections[key] = [
+                (sub, _plain(getattr(value, sub)), info.description or "")
+                for sub, info in type(value).model_fields.items()
+            ]
+        else:
+            sections["study"].append((key, _plain(value), field.description or ""))
+    return sections
+
+
+def _data_uri(path: Path) -> str:
+    """A PNG file as a base64 data URI, so the page needs no neighbouring files."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _figures(
+    report: ExecutionReport, config: ExecutionDeskConfig, agents: Sequence[str], out_dir: Path
+) -> list[Figure]:
+    """Draw the three figures into out_dir and return them with their captions."""
+    task, scale = config.task, _bps_per_dollar(config)
+    colors = policy_colors(list(report.outcomes))
+    plot_inventory(report.outcomes, task.shares, task.tau, agents, out_dir / "inventory.png")
+    notional = f"X·s0 = {compact_usd(task.shares * config.market.s0)}"
+    costs = {name: outcome.shortfall * scale for name, outcome in report.outcomes.items()}
+    costs_note = plot_distributions(
+        costs, colors, f"implementation shortfall (bps of arrival notional {notional})",
+        f"Implementation shortfall per episode ({report.as_dict()['episodes']} episodes per policy)",
+        out_dir / "costs.png",
+    )  # fmt: skip
+    base = costs[report.reference]
+    savings = {name: base - cost for name, cost in costs.items() if name != report.reference}
+    savings_note = plot_distributions(
+        savings, colors, f"savings vs {report.reference} (bps of {notional}; > 0: cheaper)",
+        f"Savings vs {report.reference} per episode, paired on the same episodes", out_dir / "savings.png",
+        zero_label=f"0 (same cost as {report.reference})",
+    )  # fmt: skip
+    sampled = f" Thin lines: the first 20 episodes of {', '.join(agents)}." if agents else ""
+    captions = {
+        "inventory.png": (
+            "Holdings", f"Fraction of the {task.shares:,.0f}-share block still held at t_k = k·τ (τ = "
+            f"{task.tau:g} days). Thick lines: mean over episodes; shaded: 5%-95% of episodes (a static "
+            f"schedule has no spread).{sampled}",
+        ),
+        "costs.png": (
+            "Cost distribution", f"Implementation shortfall per episode in bps of the arrival notional "
+            f"({notional}); step histograms on shared bins, dashed lines at the means. A policy with the "
+            f"same cost in every episode is drawn as a solid line. {costs_note}",
+        ),
+        "savings.png": (
+            f"Savings vs {report.reference}", f"{report.reference} shortfall minus the policy's shortfall on "
+            f"the same episode, bps; right of the black zero line the policy was cheaper. {savings_note}",
+        ),
+    }  # fmt: skip
+    return [Figure(file, title, text, _data_uri(out_dir / file)) for file, (title, text) in captions.items()]
