@@ -71,22 +71,16 @@ def _timed(console: Console, label: str, work: Callable[[Callable[[str], None]],
     return result
 
 
-def run(
+def _run(
     parts: Sequence[str] = PARTS,
     out: Path | None = None,
     budget: Budget | None = None,
     quick: bool = False,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    """Run the chosen parts, print their tables, write results.json and results.md; return the results.
-
-    `out` defaults to runs/bench, `budget` to the full benchmark.
-    """
     out = out or Path("runs/bench")
     budget = budget or Budget()
     console = console or Console()
-    torch.set_num_threads(1)  # small networks train fastest on one thread; the machine may be shared
-    warnings.filterwarnings("ignore", message=".*share an object", category=UserWarning)  # stocks-v0 views
     results: dict[str, Any] = {
         "machine": report.machine_info(),
         "settings": {"parts": list(parts), "quick": quick, "budget": report.jsonable(budget)},
@@ -134,6 +128,28 @@ def run(
     json_path, md_path = report.write(out, results, report.markdown(results, speed, training, quality))
     console.print(f"wrote {json_path} and {md_path}")
     return results
+
+
+def run(
+    parts: Sequence[str] = PARTS,
+    out: Path | None = None,
+    budget: Budget | None = None,
+    quick: bool = False,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Run the chosen parts, print their tables, write results.json and results.md; return the results.
+
+    `out` defaults to runs/bench, `budget` to the full benchmark. Torch runs on one thread (small
+    networks train fastest so, and the machine may be shared); the caller's setting is restored.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():  # stocks-v0 returns views; gymnasium's checker would warn
+            warnings.filterwarnings("ignore", message=".*share an object", category=UserWarning)
+            return _run(parts, out, budget, quick, console)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+from scipy import stats
+
 from benchmarks.paths import CONFIGS, shown
 from tradebrain.backtest.bootstrap import Estimate
 from tradebrain.core.config import load_config, with_updates
@@ -78,6 +81,8 @@ class StudyResult:
     episodes: int
     seeds: list[SeedResult]
     mean_gap_pct: float
+    mean_gap_ci: tuple[float, float] | None
+    """95% Student-t interval of the mean gap over training seeds (None with one seed)."""
     passed: bool
 
 
@@ -132,7 +137,12 @@ def run_study(
         notify(f"{config.name}: seed {seed}, training {config.train.timesteps:,} steps, then evaluating")
         agent, result = run_seed(config, study.kind, seed)
         results.append(result)
-    mean_gap = sum(r.gap_pct.value for r in results) / len(results)
+    gaps = np.array([r.gap_pct.value for r in results])
+    mean_gap = float(gaps.mean())
+    spread = None
+    if len(gaps) > 1:
+        half = float(stats.t.ppf(0.975, len(gaps) - 1) * gaps.std(ddof=1) / np.sqrt(len(gaps)))
+        spread = (mean_gap - half, mean_gap + half)
     passed = mean_gap <= GAP_TARGET_PCT if study.kind == "match-AC" else all(r.passed for r in results)
     return StudyResult(
         study.key,
@@ -144,6 +154,7 @@ def run_study(
         config.evaluate.episodes,
         results,
         mean_gap,
+        spread,
         passed,
     )
 

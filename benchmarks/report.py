@@ -138,8 +138,10 @@ QUALITY_COLUMNS = (
 def summary(study: StudyResult, markup: bool = True) -> str:
     """The study's verdict in one line: mean gap to AC, and how many seeds met the per-seed target."""
     met = sum(seed.passed for seed in study.seeds)
+    ci = study.mean_gap_ci
+    over_seeds = f" [{ci[0]:+.2f}, {ci[1]:+.2f}] over seeds" if ci else ""
     return (
-        f"{study.episodes:,} held-out episodes; mean gap to AC {study.mean_gap_pct:+.2f}%; "
+        f"{study.episodes:,} held-out episodes; mean gap to AC {study.mean_gap_pct:+.2f}%{over_seeds}; "
         f"{met}/{len(study.seeds)} seeds met the target — {verdict(study.passed, markup)}"
     )
 

@@ -23,6 +23,7 @@ from tradebrain.agents.policy import ActionKind
 from tradebrain.agents.training import train_agent
 from tradebrain.core.config import load_config, with_updates
 from tradebrain.desks.execution import ExecutionDeskConfig, algorithm_defaults, train
+from tradebrain.envs.execution.config import ExecutionEnvConfig
 
 CONFIG = CONFIGS / "execution.yaml"
 DUMMY_ENVS = 8
@@ -91,14 +92,16 @@ def run_training(
             "train.hyperparams": {"batch_size": batch},
         },
     )
-    env_config = dummy_config.model_dump(include={"market", "task", "action", "twap_multiples"})
+    env_config = ExecutionEnvConfig.model_validate(
+        dummy_config.model_dump(include=set(ExecutionEnvConfig.model_fields))
+    )
     notify(f"PPO on DummyVecEnv({DUMMY_ENVS} x Execution-v0), {dummy_timesteps:,} steps")
     rows.append(
         _train_dummy(
             "ppo_execution_dummy",
             f"PPO, DummyVecEnv({DUMMY_ENVS} x Execution-v0)",
             dummy_config,
-            lambda: gym.make("tradebrain/Execution-v0", **env_config),
+            lambda: gym.make("tradebrain/Execution-v0", config=env_config),
             dummy_config.action,
         )
     )
