@@ -33,40 +33,35 @@ LIQUIDATION_PARAMS = np.dtype(
 """Scalars the kernel needs, in Almgren-Chriss units (a one-row record, see core.records)."""
 
 
+LEDGER_ROWS = ("inventory", "mid", "cash", "traded", "price", "shortfall")
+INVENTORY, MID, CASH, TRADED, PRICE, SHORTFALL = range(len(LEDGER_ROWS))
+"""Rows of the simulator's ledger (rows x episodes): one array argument for the kernels instead of six."""
+
+
 @njit(cache=True)
 def liquidation_step(
-    records: np.ndarray,
-    step: int,
-    path: np.ndarray,
-    mids: np.ndarray,
-    inventory: np.ndarray,
-    mid: np.ndarray,
-    cash: np.ndarray,
-    shares: np.ndarray,
-    traded: np.ndarray,
-    price: np.ndarray,
-    shortfall: np.ndarray,
+    records: np.ndarray, step: int, path: np.ndarray, mids: np.ndarray, ledger: np.ndarray, shares: np.ndarray
 ) -> int:
     """Advance every episode by one interval in place; returns 0, or BAD_SHARES (nothing changed)."""
     params = records[0]
-    n = inventory.shape[0]
-    for i in range(n):
+    inventory, mid, cash = ledger[INVENTORY], ledger[MID], ledger[CASH]
+    for i in range(inventory.shape[0]):
         amount = shares[i]
         if not (amount >= 0.0) or amount > inventory[i] * (1 + SHARES_TOLERANCE) + SHARES_TOLERANCE:
             return BAD_SHARES
     last = step + 1 == params.steps
     column = params.lookback + step + 1
     side = params.side
-    for i in range(n):
+    for i in range(inventory.shape[0]):
         amount = inventory[i] if last else min(shares[i], inventory[i])
         temporary = params.eta * amount / params.tau + (params.epsilon if amount > 0.0 else 0.0)
         fill = mid[i] - side * temporary
         carried = inventory[i] - amount
         new_mid = path[i, column] - side * params.gamma * (params.shares - carried)
         # Mark-to-market: value held before minus (value held after + cash received), signed by side.
-        shortfall[i] = side * (inventory[i] * mid[i] - carried * new_mid - amount * fill)
-        traded[i] = amount
-        price[i] = fill
+        ledger[SHORTFALL, i] = side * (inventory[i] * mid[i] - carried * new_mid - amount * fill)
+        ledger[TRADED, i] = amount
+        ledger[PRICE, i] = fill
         cash[i] += side * amount * fill
         inventory[i] = carried
         mid[i] = new_mid
@@ -76,16 +71,19 @@ def liquidation_step(
 
 @njit(cache=True)
 def start_episodes(
-    records: np.ndarray, path: np.ndarray, mids: np.ndarray, inventory: np.ndarray, mid: np.ndarray, cash: np.ndarray
-) -> None:
-    """Reset the state arrays to the arrival: full inventory, no cash, only the history observed."""
+    price_records: np.ndarray, records: np.ndarray, normals: np.ndarray, path: np.ndarray, mids: np.ndarray,
+    ledger: np.ndarray,
+) -> None:  # fmt: skip
+    """Draw the unaffected paths and reset the ledger to the arrival: full inventory, no cash,
+    only the history observed."""
+    fill_paths(price_records, normals, path)
     params = records[0]
-    for i in range(inventory.shape[0]):
+    for i in range(path.shape[0]):
         for j in range(path.shape[1]):
             mids[i, j] = path[i, j] if j <= params.lookback else np.nan
-        inventory[i] = params.shares
-        mid[i] = path[i, params.lookback]
-        cash[i] = 0.0
+        ledger[INVENTORY, i] = params.shares
+        ledger[MID, i] = path[i, params.lookback]
+        ledger[CASH, i] = 0.0
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -142,12 +140,8 @@ class LiquidationSimulator:
         width = market.lookback + task.steps + 1
         self.path = np.zeros((episodes, width))
         self.mids = np.full((episodes, width), np.nan)
-        self.inventory = np.zeros(episodes)
-        self.mid = np.zeros(episodes)
-        self.cash = np.zeros(episodes)
-        self.traded = np.zeros(episodes)
-        self.price = np.zeros(episodes)
-        self.shortfall = np.zeros(episodes)
+        self.ledger = np.zeros((len(LEDGER_ROWS), episodes))
+        self.inventory, self.mid, self.cash, self.traded, self.price, self.shortfall = self.ledger
         self.step_index = -1
 
     @property
@@ -175,8 +169,7 @@ class LiquidationSimulator:
             if len(seeds) != self.episodes:
                 raise InputError(f"got {len(seeds)} seeds for {self.episodes} episodes; pass one per episode")
             self._noise.reseed(seeds)
-        fill_paths(self._price_params, self._noise.next_episodes(), self.path)
-        start_episodes(self.params, self.path, self.mids, self.inventory, self.mid, self.cash)
+        start_episodes(self._price_params, self.params, self._noise.next_episodes(), self.path, self.mids, self.ledger)
         self.step_index = 0
 
     def advance(self, shares: np.ndarray) -> None:
@@ -188,10 +181,7 @@ class LiquidationSimulator:
             raise RuntimeError("the episode is over (deadline reached); call reset()")
         if shares.shape != (self.episodes,):  # the kernel reads shares[i] without bounds checks
             raise InputError(f"shares must have shape ({self.episodes},), got {shares.shape}")
-        status = liquidation_step(
-            self.params, self.step_index, self.path, self.mids, self.inventory, self.mid, self.cash,
-            shares, self.traded, self.price, self.shortfall,
-        )  # fmt: skip
+        status = liquidation_step(self.params, self.step_index, self.path, self.mids, self.ledger, shares)
         if status == BAD_SHARES:
             raise InputError("shares must be finite and lie in [0, inventory] for every episode")
         self.step_index += 1

@@ -70,20 +70,20 @@ class ExecutionEnv(gym.Env[np.ndarray, Any]):
         """Start an episode; `seed` fixes its price path and every later one's."""
         super().reset(seed=seed)
         observation = self.core.reset(None if seed is None else [seed])
-        return observation[0].copy(), {"inventory": float(self.core.simulator.inventory[0])}
+        return observation[0].copy(), {"inventory": self.core.simulator.inventory.item(0)}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Trade for one interval."""
         core = self.core
-        done = core.step(np.asarray(action))
+        done = core.step(action)
         simulator = core.simulator
         info: dict[str, Any] = {
             "reward_shortfall": core.terms.item(0, 0),
-            "reward_risk": core.terms.item(0, 1),
+            "reward_risk": core.terms.item(1, 0),
             "inventory": simulator.inventory.item(0),
         }
         if done:
             info["implementation_shortfall"] = simulator.implementation_shortfall().item(0)
             info["episode_reward_shortfall"] = core.totals.item(0, 0)
-            info["episode_reward_risk"] = core.totals.item(0, 1)
+            info["episode_reward_risk"] = core.totals.item(1, 0)
         return core.observation[0].copy(), core.reward.item(0), done, False, info

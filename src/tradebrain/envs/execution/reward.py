@@ -19,12 +19,13 @@ REWARD_PARAMS = np.dtype([("per_dollar", "f8"), ("risk_weight", "f8")])
 def reward_into(
     records: np.ndarray, shortfall: np.ndarray, carried: np.ndarray, terms: np.ndarray, reward: np.ndarray
 ) -> None:
-    """terms[:, 0] = -shortfall, terms[:, 1] = -lambda*sigma^2*tau*x_k^2 (reward units); reward = their sum."""
+    """terms[0] = -shortfall, terms[1] = -lambda*sigma^2*tau*x_k^2 (reward units, rows of REWARD_TERMS);
+    reward = their sum."""
     params = records[0]
     for i in range(shortfall.shape[0]):
-        terms[i, 0] = -shortfall[i] * params.per_dollar
-        terms[i, 1] = -params.risk_weight * carried[i] * carried[i] * params.per_dollar
-        reward[i] = terms[i, 0] + terms[i, 1]
+        terms[0, i] = -shortfall[i] * params.per_dollar
+        terms[1, i] = -params.risk_weight * carried[i] * carried[i] * params.per_dollar
+        reward[i] = terms[0, i] + terms[1, i]
 
 
 def mean_variance_reward(config: ExecutionEnvConfig) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import Any
 
 import gymnasium as gym
@@ -28,6 +29,10 @@ class ExecutionVecEnv(VecEnv):
         self.render_mode = None
         super().__init__(num_envs, self.core.observer.space, self.core.actions.space)
         self._actions: np.ndarray | None = None
+        # Mid-episode steps have nothing to report: one shared read-only mapping per episode slot
+        # (building 1,024 fresh dicts per step cost more than the step itself). Final steps get
+        # fresh dicts, which SB3 wrappers may edit.
+        self._no_infos: list[dict[str, Any]] = [MappingProxyType({})] * num_envs  # type: ignore[list-item]
 
     def reset(self) -> VecEnvObs:
         """Reset every episode, using seeds given to `seed()` once."""
@@ -52,8 +57,8 @@ class ExecutionVecEnv(VecEnv):
         rewards = core.reward.astype(np.float32)
         dones = np.full(self.num_envs, done)
         if not done:
-            return core.observation.copy(), rewards, dones, [{} for _ in range(self.num_envs)]
-        shortfall_terms, risk_terms = core.totals.T.tolist()
+            return core.observation.copy(), rewards, dones, self._no_infos
+        shortfall_terms, risk_terms = core.totals.tolist()
         costs = core.simulator.implementation_shortfall().tolist()
         infos: list[dict[str, Any]] = [
             {
@@ -62,7 +67,9 @@ class ExecutionVecEnv(VecEnv):
                 "episode_reward_risk": risk,
                 "implementation_shortfall": cost,
             }
-            for row, short, risk, cost in zip(list(core.observation.copy()), shortfall_terms, risk_terms, costs, strict=True)
+            for row, short, risk, cost in zip(
+                list(core.observation.copy()), shortfall_terms, risk_terms, costs, strict=True
+            )
         ]
         return core.reset().copy(), rewards, dones, infos
 
