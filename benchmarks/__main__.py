@@ -92,9 +92,7 @@ def _run(
         speed = _timed(
             console,
             "env speed",
-            lambda notify: run_speed(
-                budget.speed_seconds, budget.speed_repeats, budget.num_envs, on_progress=notify
-            ),
+            lambda notify: run_speed(budget.speed_seconds, budget.speed_repeats, budget.num_envs, on_progress=notify),
         )
         results["speed"] = speed
         for table in report.speed_tables(speed):
@@ -105,9 +103,7 @@ def _run(
         training = _timed(
             console,
             "training throughput",
-            lambda notify: run_training(
-                budget.train_vec_timesteps, budget.train_dummy_timesteps, on_progress=notify
-            ),
+            lambda notify: run_training(budget.train_vec_timesteps, budget.train_dummy_timesteps, on_progress=notify),
         )
         results["training"] = training
         console.print(report.training_table(training))
@@ -162,9 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help=f"run only these parts ({'|'.join(PARTS)}); repeatable or comma-separated",
     )
     parser.add_argument("--quick", action="store_true", help="short timings and budgets, for a smoke run")
-    parser.add_argument(
-        "--out", type=Path, default=Path("runs/bench"), help="output folder (default runs/bench)"
-    )
+    parser.add_argument("--out", type=Path, default=Path("runs/bench"), help="output folder (default runs/bench)")
     parser.add_argument("--seeds", type=str, default=None, help="training seeds for quality, e.g. 0,1,2")
     args = parser.parse_args(argv)
     budget = QUICK if args.quick else Budget()

@@ -210,9 +210,7 @@ def run_speed(
     rows = [SpeedRow(case.key, case.label, median(samples[case.key]), samples[case.key]) for case, _ in built]
     by_key = {row.key: row.steps_per_s for row in rows}
     ratios = [
-        Ratio(
-            label, top, bottom, by_key[top] / by_key[bottom], target, by_key[top] / by_key[bottom] >= target
-        )
+        Ratio(label, top, bottom, by_key[top] / by_key[bottom], target, by_key[top] / by_key[bottom] >= target)
         for label, top, bottom, target in RATIOS
         if top in by_key and bottom in by_key
     ]

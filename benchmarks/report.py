@@ -181,16 +181,11 @@ def markdown(
     ]
     if speed is not None:
         lines += ["", f"## Env speed (median of {speed.repeats} x {speed.seconds:g} s)", ""]
-        lines += _markdown_table(
-            ["env", "env steps/s"], [[r.label, f"{r.steps_per_s:,.0f}"] for r in speed.rows]
-        )
+        lines += _markdown_table(["env", "env steps/s"], [[r.label, f"{r.steps_per_s:,.0f}"] for r in speed.rows])
         lines += [""]
         lines += _markdown_table(
             ["ratio", "value", "target", "result"],
-            [
-                [r.label, f"{r.value:.2f}x", f">= {r.target:g}x", verdict(r.passed, False)]
-                for r in speed.ratios
-            ],
+            [[r.label, f"{r.value:.2f}x", f">= {r.target:g}x", verdict(r.passed, False)] for r in speed.ratios],
         )
     if training is not None:
         lines += ["", "## PPO training throughput", ""]

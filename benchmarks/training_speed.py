@@ -50,9 +50,7 @@ class TrainingRow:
 EnvFactory = Callable[[], gym.Env]
 
 
-def _train_dummy(
-    key: str, label: str, config: ExecutionDeskConfig, make: EnvFactory, kind: ActionKind
-) -> TrainingRow:
+def _train_dummy(key: str, label: str, config: ExecutionDeskConfig, make: EnvFactory, kind: ActionKind) -> TrainingRow:
     """PPO with the desk's hyperparameters on a DummyVecEnv of `DUMMY_ENVS` single envs."""
     defaults = algorithm_defaults(config)
     if kind == "discrete":

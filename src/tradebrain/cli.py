@@ -16,7 +16,9 @@ from rich.table import Table
 from tradebrain.core.config import load_config, with_updates
 from tradebrain.core.errors import TradebrainError
 
-app = typer.Typer(help="Train, backtest and compare RL trading strategies against classical ones.", no_args_is_help=True)
+app = typer.Typer(
+    help="Train, backtest and compare RL trading strategies against classical ones.", no_args_is_help=True
+)
 execution_app = typer.Typer(help="Execution desk: liquidate a block before a deadline.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
 app.add_typer(execution_app, name="execution")
@@ -52,7 +54,10 @@ def _cell(estimate: dict[str, float] | None, fmt: str = "{:,.0f}") -> str:
 
 
 def _comparison_table(result: dict[str, Any]) -> Table:
-    table = Table(title=f"{result['name']}: {result['episodes']:,} held-out episodes, 95% bootstrap CIs", show_lines=False)
+    table = Table(
+        title=f"{result['name']}: {result['episodes']:,} held-out episodes, 95% bootstrap CIs",
+        show_lines=False,
+    )
     columns = (
         ("policy", None, None),
         ("shortfall bps", "shortfall_bps", "{:,.1f}"),
@@ -138,8 +143,16 @@ def execution_analyze(
     for column in ("schedule", "holdings x_0..x_N", "E $", "V $²", "E+λV $"):
         table.add_column(column, justify="left" if column in ("schedule", "holdings x_0..x_N") else "right")
     for name, schedule in result["schedules"].items():
-        holdings = ", ".join(_money(x) for x in schedule["holdings"][:8]) + (" …" if len(schedule["holdings"]) > 8 else "")
-        table.add_row(name, holdings, _money(schedule["expected"]), f"{schedule['variance']:.4g}", _money(schedule["objective"]))
+        holdings = ", ".join(_money(x) for x in schedule["holdings"][:8]) + (
+            " …" if len(schedule["holdings"]) > 8 else ""
+        )
+        table.add_row(
+            name,
+            holdings,
+            _money(schedule["expected"]),
+            f"{schedule['variance']:.4g}",
+            _money(schedule["objective"]),
+        )
     console.print(table)
 
 

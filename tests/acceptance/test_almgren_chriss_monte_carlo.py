@@ -19,9 +19,7 @@ Z = 4.0
 RISK_AVERSION = 1e-6
 
 
-def simulate(
-    market: MarketConfig, task: LiquidationTask, holdings: np.ndarray, first_seed: int
-) -> np.ndarray:
+def simulate(market: MarketConfig, task: LiquidationTask, holdings: np.ndarray, first_seed: int) -> np.ndarray:
     """Implementation shortfalls of EPISODES seeded episodes trading the static schedule."""
     sim = LiquidationSimulator(market, task, episodes=EPISODES)
     sim.reset(list(range(first_seed, first_seed + EPISODES)))

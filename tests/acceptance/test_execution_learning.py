@@ -9,9 +9,7 @@ from tradebrain.desks.execution import EvaluateConfig, ExecutionDeskConfig, base
 def _objective(config: ExecutionDeskConfig, timesteps: int) -> tuple[float, float]:
     trained = config.model_copy(update={"train": TrainConfig(timesteps=timesteps, seed=3)})
     agent = train(trained, out_dir=None, progress=False)
-    report = evaluate(
-        config, [*baseline_policies(config, ("TWAP", "AC-optimal")), agent.policy], progress=False
-    )
+    report = evaluate(config, [*baseline_policies(config, ("TWAP", "AC-optimal")), agent.policy], progress=False)
     metrics = report.metrics[agent.policy.name]
     return metrics["objective_usd"].value, report.metrics["AC-optimal"]["objective_usd"].value
 

@@ -27,7 +27,9 @@ def test_analyze_json_reproduces_the_classic_example() -> None:
 
 
 def test_analyze_lambda_option_and_config_file() -> None:
-    result = runner.invoke(app, ["execution", "analyze", "--config", "configs/execution-fine.yaml", "--lambda", "2e-6", "--json"])
+    result = runner.invoke(
+        app, ["execution", "analyze", "--config", "configs/execution-fine.yaml", "--lambda", "2e-6", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["risk_aversion"] == 2e-6

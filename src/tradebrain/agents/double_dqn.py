@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch as th
 from stable_baselines3 import DQN
-from torch.nn import functional as F
+from torch.nn import functional
 
 
 class DoubleDQN(DQN):
@@ -29,10 +29,10 @@ class DoubleDQN(DQN):
                 next_q = th.gather(self.q_net_target(replay.next_observations), dim=1, index=best_next)
                 target_q = replay.rewards + (1 - replay.dones) * discounts * next_q
             current_q = th.gather(self.q_net(replay.observations), dim=1, index=replay.actions.long())
-            loss = F.smooth_l1_loss(current_q, target_q)
+            loss = functional.smooth_l1_loss(current_q, target_q)
             losses.append(loss.item())
             self.policy.optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
             self.policy.optimizer.step()
         self._n_updates += gradient_steps

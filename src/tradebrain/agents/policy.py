@@ -27,7 +27,9 @@ class ModelPolicy:
     def __init__(self, model: Any, name: str) -> None:
         self.model = model
         self.name = name
-        self.action_kind: ActionKind = "discrete" if model.action_space.__class__.__name__ == "Discrete" else "continuous"
+        self.action_kind: ActionKind = (
+            "discrete" if model.action_space.__class__.__name__ == "Discrete" else "continuous"
+        )
 
     def act(self, observations: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
         """The model's greedy actions."""

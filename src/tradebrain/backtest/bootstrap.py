@@ -62,19 +62,19 @@ def bootstrap(
 
 def mean(sample: np.ndarray, axis: int = -1) -> np.ndarray:
     """Arithmetic mean."""
-    return np.mean(sample, axis=axis)
+    return np.asarray(np.mean(sample, axis=axis))
 
 
 def standard_deviation(sample: np.ndarray, axis: int = -1) -> np.ndarray:
     """Sample standard deviation (ddof=1)."""
-    return np.std(sample, axis=axis, ddof=1)
+    return np.asarray(np.std(sample, axis=axis, ddof=1))
 
 
 def mean_plus_variance(weight: float) -> Statistic:
     """E + weight*V: the sample mean plus `weight` times the sample variance (ddof=1)."""
 
     def statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.mean(sample, axis=axis) + weight * np.var(sample, axis=axis, ddof=1)
+        return np.asarray(np.mean(sample, axis=axis) + weight * np.var(sample, axis=axis, ddof=1))
 
     return statistic
 
@@ -90,18 +90,18 @@ def paired_difference(statistic: Statistic) -> Statistic:
 
 def information_ratio(sample: np.ndarray, axis: int = -1) -> np.ndarray:
     """Mean over standard deviation (ddof=1), per episode (not annualised)."""
-    return np.mean(sample, axis=axis) / np.std(sample, axis=axis, ddof=1)
+    return np.asarray(np.mean(sample, axis=axis) / np.std(sample, axis=axis, ddof=1))
 
 
 def win_rate(sample: np.ndarray, axis: int = -1) -> np.ndarray:
     """Fraction of strictly positive values."""
-    return np.mean(sample > 0, axis=axis)
+    return np.asarray(np.mean(sample > 0, axis=axis))
 
 
 def value_at_risk(level: float) -> Statistic:
     """Loss at the `level` quantile: minus the `level` quantile of the sample (positive = a loss)."""
 
     def statistic(sample: np.ndarray, axis: int = -1) -> np.ndarray:
-        return -np.quantile(sample, level, axis=axis)
+        return np.asarray(-np.quantile(sample, level, axis=axis))
 
     return statistic

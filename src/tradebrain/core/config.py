@@ -123,9 +123,7 @@ def build_config(
         raise ConfigError(describe_validation_error(model, exc, where)) from None
 
 
-def load_config(
-    model: type[ModelT], path: Path | None = None, environ: Mapping[str, str] | None = None
-) -> ModelT:
+def load_config(model: type[ModelT], path: Path | None = None, environ: Mapping[str, str] | None = None) -> ModelT:
     """The config from a YAML file (or the embedded defaults when `path` is None) plus overrides."""
     data = read_yaml(path) if path is not None else {}
     return build_config(model, data, str(path) if path else "embedded defaults", environ)

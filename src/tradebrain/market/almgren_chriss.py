@@ -42,10 +42,12 @@ def optimal_holdings(market: MarketConfig, task: LiquidationTask, risk_aversion:
     times = np.arange(task.steps + 1) * task.tau
     remaining = task.horizon - times
     if kappa * task.horizon < 1e-12:
-        return task.shares * remaining / task.horizon
+        holdings: np.ndarray = task.shares * remaining / task.horizon
+        return holdings
     # sinh ratio via exponentials scaled by exp(-kappa*T), stable for large kappa*T.
     scaled = np.exp(-kappa * times) - np.exp(-kappa * (2 * task.horizon - times))
-    return task.shares * scaled / (1.0 - math.exp(-2 * kappa * task.horizon))
+    holdings = task.shares * scaled / (1.0 - math.exp(-2 * kappa * task.horizon))
+    return holdings
 
 
 def twap_holdings(task: LiquidationTask) -> np.ndarray:

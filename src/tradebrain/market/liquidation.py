@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
@@ -202,7 +203,9 @@ class LiquidationSimulator:
     def implementation_shortfall(self) -> np.ndarray:
         """Arrival value minus cash received (signed by side), $, per episode, once the deadline is reached."""
         if not self.done:
-            raise RuntimeError(f"the shortfall is final only at the deadline (step {self.step_index}/{self.task.steps})")
+            raise RuntimeError(
+                f"the shortfall is final only at the deadline (step {self.step_index}/{self.task.steps})"
+            )
         arrival = self.path[:, self.market.lookback]
         result: np.ndarray = self.task.sign * self.task.shares * arrival - self.cash
         return result

@@ -8,6 +8,7 @@ Compiled with numba: a path costs well under a microsecond, so resets stay cheap
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -35,7 +36,7 @@ def price_params(market: MarketConfig, tau: float) -> np.ndarray:
 
 
 @njit(cache=True)
-def _forward(p: np.void, normals: np.ndarray, out: np.ndarray) -> None:
+def _forward(p: Any, normals: np.ndarray, out: np.ndarray) -> None:
     """ABM, GBM (in logs) or GARCH path from 0, one increment per normal."""
     root_tau = math.sqrt(p.tau)
     variance = p.sigma**2 * p.tau
@@ -55,7 +56,7 @@ def _forward(p: np.void, normals: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _ou_deviation(p: np.void, normals: np.ndarray, out: np.ndarray, direction: int) -> None:
+def _ou_deviation(p: Any, normals: np.ndarray, out: np.ndarray, direction: int) -> None:
     """OU deviation from the mean by the exact Gaussian transition, from out[start] = 0 (index
     `lookback`) forwards (direction 1, the future) or backwards (direction -1, the history)."""
     decay = math.exp(-p.ou_theta * p.tau)

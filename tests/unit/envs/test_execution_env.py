@@ -116,9 +116,7 @@ def test_unseeded_reset_continues_the_seeded_stream() -> None:
     actions = random_actions(env, 1, 5)
     rollout(env, 5, actions)
     rollout(other, 5, actions)
-    np.testing.assert_array_equal(
-        rollout(env, None, actions)["reward"], rollout(other, None, actions)["reward"]
-    )
+    np.testing.assert_array_equal(rollout(env, None, actions)["reward"], rollout(other, None, actions)["reward"])
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -138,9 +136,7 @@ def test_terminated_exactly_at_the_deadline_never_truncated(action: str, steps: 
 @pytest.mark.parametrize("action", ACTIONS)
 @pytest.mark.parametrize("process", ["abm", "gbm", "garch"])
 def test_episode_return_is_minus_shortfall_and_risk(action: str, process: str) -> None:
-    config = ExecutionEnvConfig(
-        action=action, market=MarketConfig(process=process), task=LiquidationTask(steps=8)
-    )
+    config = ExecutionEnvConfig(action=action, market=MarketConfig(process=process), task=LiquidationTask(steps=8))
     env = ExecutionEnv(config)
     for seed in range(3):
         trace = rollout(env, seed, random_actions(env, seed, 8))
@@ -160,9 +156,7 @@ def test_mean_return_of_twap_is_minus_objective_without_noise() -> None:
     env = ExecutionEnv(config)
     trace = rollout(env, 0, [TWAP_INDEX] * 5)
     moments = schedule_moments(config.market, config.task, twap_holdings(config.task))
-    assert sum(trace["reward"]) == pytest.approx(
-        -moments.expected / config.dollars_per_reward_unit, rel=1e-12
-    )
+    assert sum(trace["reward"]) == pytest.approx(-moments.expected / config.dollars_per_reward_unit, rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

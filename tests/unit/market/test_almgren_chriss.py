@@ -105,9 +105,7 @@ def test_optimum_beats_twap_and_immediate() -> None:
     for risk_aversion in LAMBDAS:
         optimum = schedule_moments(DEFAULTS, task, optimal_holdings(DEFAULTS, task, risk_aversion))
         for other in (twap_holdings(task), immediate_holdings(task)):
-            assert optimum.objective(risk_aversion) < schedule_moments(DEFAULTS, task, other).objective(
-                risk_aversion
-            )
+            assert optimum.objective(risk_aversion) < schedule_moments(DEFAULTS, task, other).objective(risk_aversion)
 
 
 def test_twap_moments_by_hand() -> None:

@@ -213,9 +213,7 @@ def test_state_snapshots_are_read_only_copies_without_the_future() -> None:
         assert state.episodes == 2
         assert state.mids.shape == (2, market.lookback + k + 1)
         assert np.all(np.isfinite(state.mids))  # every observed mid is known, no NaN placeholder
-        np.testing.assert_array_equal(
-            state.mids[:, : market.lookback + 1], sim.path[:, : market.lookback + 1]
-        )
+        np.testing.assert_array_equal(state.mids[:, : market.lookback + 1], sim.path[:, : market.lookback + 1])
         for array in (state.inventory, state.mid, state.cash, state.mids):
             assert not array.flags.writeable
             with pytest.raises(ValueError, match="read-only"):

@@ -53,9 +53,7 @@ def run(market: MarketConfig, task: LiquidationTask, fractions: list[float], see
     side=st.sampled_from(["sell", "buy"]),
     horizon=st.floats(0.1, 10.0),
 )
-def test_accounting_holds(
-    market: MarketConfig, fractions: list[float], seed: int, side: str, horizon: float
-) -> None:
+def test_accounting_holds(market: MarketConfig, fractions: list[float], seed: int, side: str, horizon: float) -> None:
     steps = len(fractions)
     task = LiquidationTask(side=side, steps=steps, horizon=min(horizon, float(steps)))
     result = run(market, task, fractions, seed)
@@ -74,9 +72,7 @@ def test_accounting_holds(
     eta=st.floats(1e-7, 1e-5),
     gamma=st.floats(0.0, 1e-7),
 )
-def test_impact_can_only_cost(
-    fractions: list[float], seed: int, epsilon: float, eta: float, gamma: float
-) -> None:
+def test_impact_can_only_cost(fractions: list[float], seed: int, epsilon: float, eta: float, gamma: float) -> None:
     market = MarketConfig(sigma=0.0, drift=0.0, epsilon=epsilon, eta=eta, gamma=gamma)
     task = LiquidationTask(steps=len(fractions), horizon=float(len(fractions)))
     result = run(market, task, fractions, seed)

@@ -135,6 +135,4 @@ def test_normals_shape_is_validated(shape: tuple[int, ...]) -> None:
 def test_same_normals_same_paths() -> None:
     market = MarketConfig(process="garch")
     noise = normals(11, 9, paths=50)
-    np.testing.assert_array_equal(
-        unaffected_paths(market, 1.0, 5, noise), unaffected_paths(market, 1.0, 5, noise)
-    )
+    np.testing.assert_array_equal(unaffected_paths(market, 1.0, 5, noise), unaffected_paths(market, 1.0, 5, noise))

@@ -39,7 +39,8 @@ class SchedulePolicy:
         left = observations[:, INVENTORY_LEFT]
         target = self.holdings[np.clip(step + 1, 0, self.steps)]
         fraction = np.divide(left - target, left, out=np.ones_like(left), where=left > 0)
-        return np.clip(fraction, 0.0, 1.0).astype(np.float32).reshape(-1, 1)
+        actions: np.ndarray = np.clip(fraction, 0.0, 1.0).astype(np.float32).reshape(-1, 1)
+        return actions
 
 
 def twap(config: ExecutionEnvConfig) -> SchedulePolicy:

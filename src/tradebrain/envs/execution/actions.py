@@ -79,4 +79,6 @@ def make_action_map(config: ExecutionEnvConfig) -> FractionActions | TwapMultipl
 
 def action_error(action_map: FractionActions | TwapMultipleActions, actions: np.ndarray) -> InputError:
     """An error naming the offending action and the valid range."""
-    return InputError(f"action outside the action space (got {np.ravel(actions)[:5]}...): {action_map.describe_error()}")
+    return InputError(
+        f"action outside the action space (got {np.ravel(actions)[:5]}...): {action_map.describe_error()}"
+    )

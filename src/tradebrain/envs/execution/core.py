@@ -27,7 +27,6 @@ from tradebrain.market.liquidation import (
     liquidation_step,
 )
 
-
 FLOW_ROWS = ("shares", "reward", "term_shortfall", "term_risk", "total_shortfall", "total_risk")
 SHARES, REWARD, TERMS, TOTALS = 0, 1, slice(2, 4), slice(4, 6)
 """Rows of the core's per-step results (rows x episodes); terms and totals follow REWARD_TERMS."""

@@ -91,7 +91,7 @@ class ExecutionVecEnv(VecEnv):
         method = getattr(self, method_name)
         return [method(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
 
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:  # type: ignore[type-arg]
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         """No episode is wrapped in a Gymnasium wrapper."""
         return [False for _ in self._get_indices(indices)]
 
