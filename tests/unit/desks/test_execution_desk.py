@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+
+from tradebrain.agents.training import TrainConfig
+from tradebrain.core.errors import ConfigError
+from tradebrain.desks.execution import (
+    BASELINES,
+    EvaluateConfig,
+    ExecutionDeskConfig,
+    algorithm_defaults,
+    analyze,
+    baseline_policies,
+    evaluate,
+    train,
+)
+
+
+def test_defaults_are_the_classic_almgren_chriss_example() -> None:
+    config = ExecutionDeskConfig()
+    market, task = config.market, config.task
+    assert (task.shares, market.s0, market.sigma, market.drift) == (1e6, 50.0, 0.95, 0.0)
+    assert (market.epsilon, market.eta, market.gamma) == (0.0625, 2.5e-6, 2.5e-7)
+    assert (task.horizon, task.steps, task.risk_aversion) == (5.0, 5, 1e-6)
+
+
+def test_every_algorithm_trains_a_few_steps_and_acts_as_a_policy() -> None:
+    for algo, action in (("ppo", "continuous"), ("ppo", "discrete"), ("sac", "continuous"), ("dqn", "discrete")):
+        config = ExecutionDeskConfig(
+            action=action,
+            train=TrainConfig(algo=algo, timesteps=300, n_envs=4, hyperparams=_tiny(algo)),
+            evaluate=EvaluateConfig(episodes=10),
+        )
+        agent = train(config, out_dir=None, progress=False)
+        report = evaluate(config, [*baseline_policies(config, ("TWAP",)), agent.policy], progress=False)
+        assert agent.policy.name in report.metrics, algo
+
+
+def _tiny(algo: str) -> dict[str, int]:
+    if algo == "ppo":
+        return {"n_steps": 16, "batch_size": 32}
+    return {"learning_starts": 50, "batch_size": 16}
+
+
+def test_unknown_hyperparameter_is_a_config_error() -> None:
+    config = ExecutionDeskConfig(train=TrainConfig(timesteps=10, n_envs=2, hyperparams={"learnig_rate": 0.1}))
+    with pytest.raises(ConfigError, match="learnig_rate"):
+        train(config, out_dir=None, progress=False)
+
+
+def test_ppo_defaults_are_undiscounted_and_batched() -> None:
+    defaults = algorithm_defaults(ExecutionDeskConfig())
+    assert defaults["gamma"] == 1.0
+    assert defaults["n_envs"] >= 256
+
+
+def test_baselines_by_name() -> None:
+    config = ExecutionDeskConfig()
+    assert [policy.name for policy in baseline_policies(config)] == list(BASELINES)
+    with pytest.raises(ValueError, match="unknown baselines"):
+        baseline_policies(config, ("TWAP", "POV"))
+
+
+def test_analyze_kappa_differs_from_its_continuous_approximation_on_the_coarse_grid() -> None:
+    result = analyze(ExecutionDeskConfig())
+    assert result["kappa"] == pytest.approx(0.607076, rel=1e-5)
+    assert result["kappa_continuous_approximation"] == pytest.approx(0.600833, rel=1e-5)
+    assert result["schedules"]["AC-optimal"]["objective"] < result["schedules"]["TWAP"]["objective"]
