@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,25 +40,36 @@ def bootstrap(
 ) -> Estimate:
     """The statistic of the samples with a BCa bootstrap interval; samples of equal length are
     resampled together (paired), so a difference between policies run on the same episodes keeps
-    its pairing."""
+    its pairing. Where BCa is undefined (e.g. a win rate of 0 in every resample) the percentile
+    interval is used; an interval is widened, never narrowed, to contain the point estimate."""
     data = tuple(np.asarray(sample, dtype=float) for sample in samples)
     value = float(statistic(*data, axis=-1))
     if len(data[0]) < 3 or np.all(np.ptp(np.stack(data), axis=-1) == 0):
         return Estimate(value, value, value)
-    result = stats.bootstrap(
-        data,
-        statistic,
-        paired=len(data) > 1,
-        vectorized=True,
-        confidence_level=confidence,
-        n_resamples=resamples,
-        method="BCa",
-        rng=np.random.default_rng(seed),
-    )
+    low, high = _interval(statistic, data, confidence, resamples, seed, "BCa")
+    if not (np.isfinite(low) and np.isfinite(high)):  # BCa is undefined when every resample agrees
+        low, high = _interval(statistic, data, confidence, resamples, seed, "percentile")
+    return Estimate(value, min(low, value), max(high, value))
+
+
+def _interval(
+    statistic: Statistic, data: tuple[np.ndarray, ...], confidence: float, resamples: int, seed: int, method: str
+) -> tuple[float, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap(
+            data,
+            statistic,
+            paired=len(data) > 1,
+            vectorized=True,
+            confidence_level=confidence,
+            n_resamples=resamples,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
     low, high = result.confidence_interval
-    if not (np.isfinite(low) and np.isfinite(high)):  # BCa degenerates on near-constant samples
-        return Estimate(value, float(np.nanmin([low, value])), float(np.nanmax([high, value])))
-    return Estimate(value, float(low), float(high))
+    return float(low), float(high)
 
 
 def mean(sample: np.ndarray, axis: int = -1) -> np.ndarray:

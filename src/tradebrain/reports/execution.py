@@ -95,7 +95,15 @@ def _write_episodes(report: ExecutionReport, config: ExecutionDeskConfig, path: 
     scale = _bps_per_dollar(config)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["policy", "episode", "shortfall_usd", "shortfall_bps", *(f"x_{k}" for k in range(config.task.steps + 1))])
+        writer.writerow(
+            [
+                "policy",
+                "episode",
+                "shortfall_usd",
+                "shortfall_bps",
+                *(f"x_{k}" for k in range(config.task.steps + 1)),
+            ]
+        )
         for name, outcome in report.outcomes.items():
             for episode, (cost, holdings) in enumerate(zip(outcome.shortfall, outcome.holdings, strict=True)):
                 writer.writerow([name, episode, float(cost), float(cost) * scale, *map(float, holdings)])

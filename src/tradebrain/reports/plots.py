@@ -10,9 +10,11 @@ import numpy as np
 import numpy.typing as npt
 
 matplotlib.use("Agg")  # files only, never a window: reports are written by CLI runs and servers
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from tradebrain.backtest.execution import ExecutionOutcomes  # noqa: E402
+from tradebrain.backtest.execution import ExecutionOutcomes
 
 Array = npt.NDArray[np.float64]
 
@@ -29,7 +31,7 @@ def policy_colors(names: Sequence[str]) -> dict[str, str]:
     return {name: BASELINE_COLORS.get(name) or next(others) for name in names}
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def _save(fig: Figure, path: Path) -> None:
     """Write the figure and release its memory (reports run in long-lived processes)."""
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
@@ -73,12 +75,29 @@ def _is_constant(values: Array) -> bool:
     return bool(np.ptp(values) <= 1e-9 * max(1.0, float(np.abs(values).max())))
 
 
-def _axis_range(samples: Mapping[str, Array], include: Sequence[float]) -> tuple[float, float]:
-    """x-range from the CLIP percentiles of the pooled non-constant samples (all if none is), padded,
+def _overlaps(first: Array, second: Array) -> bool:
+    return bool(first[0] <= second[1] and second[0] <= first[1])
+
+
+def _on_scale(samples: Mapping[str, Array]) -> set[str]:
+    """Varying samples to draw: with three or more, one whose central CLIP range overlaps no other's
+    (sell-now's cost beside the schedules', say) is left off-scale, so the rest stay readable."""
+    varying = {name: np.percentile(v, CLIP) for name, v in samples.items() if not _is_constant(v)}
+    if len(varying) < 3:
+        return set(varying)
+    return {
+        name
+        for name, span in varying.items()
+        if any(_overlaps(span, other) for key, other in varying.items() if key != name)
+    }
+
+
+def _axis_range(samples: Mapping[str, Array], shown: set[str], include: Sequence[float]) -> tuple[float, float]:
+    """x-range from the CLIP percentiles of the pooled samples drawn (all if none varies), padded,
     so one policy's spike or a few outliers cannot squeeze the others into a single bin."""
-    varying = [v for v in samples.values() if not _is_constant(v)]
-    pooled = np.concatenate(varying or list(samples.values()))
-    low, high = (np.percentile(pooled, CLIP) if varying else (pooled.min(), pooled.max()))
+    drawn = [samples[name] for name in shown]
+    pooled = np.concatenate(drawn or list(samples.values()))
+    low, high = np.percentile(pooled, CLIP) if drawn else (pooled.min(), pooled.max())
     low, high = min([float(low), *include]), max([float(high), *include])
     pad = 0.03 * (high - low) if high > low else max(1.0, abs(low) * 0.1)
     return low - pad, high + pad
@@ -95,7 +114,8 @@ def plot_distributions(
     """Overlaid step histograms (shared bins) with each mean dashed; constant samples drawn as a
     vertical line, or an arrow at the edge when off-scale. Returns a caption sentence on the clipping."""
     include = [0.0] if zero_label else []
-    low, high = _axis_range(samples, include)
+    shown = _on_scale(samples)
+    low, high = _axis_range(samples, shown, include)
     episodes = max(len(v) for v in samples.values())
     edges = np.linspace(low, high, int(np.clip(2 * np.sqrt(episodes), 12, 60)) + 1)
     fig, ax = plt.subplots(figsize=(9.0, 4.8))
@@ -103,7 +123,10 @@ def plot_distributions(
     for name, values in samples.items():
         color, mean = colors[name], float(values.mean())
         if _is_constant(values):
-            _mark_constant(ax, name, mean, color, (low, high))
+            _mark_off_scale(ax, f"{name} (constant {mean:,.1f})", mean, color, (low, high))
+            continue
+        if name not in shown:
+            _mark_off_scale(ax, f"{name} (mean {mean:,.1f})", mean, color, (low, high))
             continue
         inside = values[(values >= low) & (values <= high)]
         hidden += len(values) - len(inside)
@@ -119,16 +142,17 @@ def plot_distributions(
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="policy (dashed: mean)")
     _save(fig, path)
-    total = sum(len(v) for v in samples.values() if not _is_constant(v))
+    total = sum(len(samples[name]) for name in shown)
+    apart = sorted(name for name in samples if name not in shown and not _is_constant(samples[name]))
+    note = f" {', '.join(apart)}: far from the others, marked at the edge with its mean." if apart else ""
     return (
-        f"The x-axis spans the {CLIP[0]:g}%-{CLIP[1]:g}% range of the pooled episodes of the non-constant "
-        f"policies ({low:,.1f} to {high:,.1f}); {hidden} of {total} values fall outside it and are not drawn."
+        f"The x-axis spans the {CLIP[0]:g}%-{CLIP[1]:g}% range of the pooled episodes of the policies drawn "
+        f"({low:,.1f} to {high:,.1f}); {hidden} of {total} values fall outside it and are not drawn.{note}"
     )
 
 
-def _mark_constant(ax: plt.Axes, name: str, value: float, color: str, span: tuple[float, float]) -> None:
-    """A policy with the same value in every episode: a vertical line, or an arrow if off-scale."""
-    label = f"{name} (constant {value:,.1f})"
+def _mark_off_scale(ax: Axes, label: str, value: float, color: str, span: tuple[float, float]) -> None:
+    """A single value for a policy: a vertical line, or a labelled arrow at the edge if off-scale."""
     if span[0] <= value <= span[1]:
         ax.axvline(value, color=color, lw=2.2, alpha=0.8, label=label)
         return
