@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ execution_app = typer.Typer(help="Execution desk: liquidate a block before a dea
 config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
 app.add_typer(execution_app, name="execution")
 app.add_typer(config_app, name="config")
-console = Console()
+console = Console(width=max(Console().width, 120))
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded defaults, see configs/)")
@@ -47,36 +48,41 @@ def _money(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _cell(estimate: dict[str, float] | None, fmt: str = "{:,.0f}") -> str:
+def _compact(value: float) -> str:
+    """$1.28M-style dollars, so a table with intervals fits a terminal."""
+    from tradebrain.reports.execution import compact_usd
+
+    return compact_usd(value, unit=False)
+
+
+def _cell(estimate: dict[str, float] | None, fmt: Callable[[float], str]) -> str:
+    """The estimate, and its 95% interval dimmed on a second line."""
     if estimate is None:
         return "—"
-    return f"{fmt.format(estimate['value'])} [{fmt.format(estimate['low'])}, {fmt.format(estimate['high'])}]"
+    return f"{fmt(estimate['value'])}\n[dim][{fmt(estimate['low'])}, {fmt(estimate['high'])}][/dim]"
+
+
+COMPARISON_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("shortfall bps", "shortfall_bps", "{:,.1f}".format),
+    ("E+λV $", "objective_usd", _compact),
+    ("E+λV − AC-optimal $", "objective_minus_AC-optimal", _compact),
+    ("savings vs TWAP bps", "savings_bps", "{:,.1f}".format),
+    ("win rate vs TWAP", "win_rate", "{:.0%}".format),
+    ("IR", "information_ratio", "{:.2f}".format),
+    ("5% VaR of savings $", "var5_savings_usd", _compact),
+)
 
 
 def _comparison_table(result: dict[str, Any]) -> Table:
     table = Table(
-        title=f"{result['name']}: {result['episodes']:,} held-out episodes, 95% bootstrap CIs",
-        show_lines=False,
+        title=f"{result['name']}: {result['episodes']:,} held-out episodes (95% bootstrap intervals below)",
+        show_lines=True,
     )
-    columns = (
-        ("policy", None, None),
-        ("shortfall bps", "shortfall_bps", "{:,.1f}"),
-        ("std $", "shortfall_std_usd", None),
-        ("E+λV $", "objective_usd", None),
-        ("vs AC-optimal $", "objective_minus_AC-optimal", None),
-        ("savings vs TWAP bps", "savings_bps", "{:,.1f}"),
-        ("IR", "information_ratio", "{:.2f}"),
-        ("win rate", "win_rate", "{:.0%}"),
-        ("5% VaR savings $", "var5_savings_usd", None),
-    )
-    for title, _, _ in columns:
-        table.add_column(title, justify="left" if title == "policy" else "right")
+    table.add_column("policy")
+    for title, _, _ in COMPARISON_COLUMNS:
+        table.add_column(title, justify="right")
     for name, metrics in result["policies"].items():
-        row = [name]
-        for _, key, fmt in columns[1:]:
-            estimate = metrics.get(key)
-            row.append(_cell(estimate, fmt) if fmt else _cell(estimate))
-        table.add_row(*row)
+        table.add_row(name, *(_cell(metrics.get(key), fmt) for _, key, fmt in COMPARISON_COLUMNS))
     return table
 
 
