@@ -31,6 +31,7 @@ from tradebrain.market.almgren_chriss import (
     schedule_moments,
     twap_holdings,
 )
+from tradebrain.reports.execution import write_execution_report
 
 BASELINES = ("TWAP", "AC-optimal", "VWAP", "sell-now")
 
@@ -178,8 +179,6 @@ class StudyResult:
 
 def run_study(config: ExecutionDeskConfig, runs_root: Path, progress: bool = True) -> StudyResult:
     """Train an agent, evaluate it with the baselines on the same held-out episodes, write the report."""
-    from tradebrain.reports.execution import write_execution_report
-
     run_dir = runs_root / config.name
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
@@ -194,5 +193,7 @@ def run_study(config: ExecutionDeskConfig, runs_root: Path, progress: bool = Tru
         f"in {train_seconds:.0f} s; evaluated on {config.evaluate.episodes:,} held-out episodes "
         f"(seeds {config.evaluate.seed_offset:,}+), the same episodes for every policy."
     ]
-    report_path = write_execution_report(report, config, run_dir, analysis=analysis, notes=notes)
+    report_path = write_execution_report(
+        report, config, run_dir, title=config.name, agents=[agent.policy.name], analysis=analysis, notes=notes
+    )
     return StudyResult(config, report, analysis, run_dir, report_path, agent.path, train_seconds)

@@ -21,11 +21,8 @@ from pydantic import BaseModel
 
 from tradebrain.backtest.bootstrap import Estimate
 from tradebrain.backtest.execution import METRIC_LABELS, ExecutionReport
-from tradebrain.desks.execution import BASELINES, ExecutionDeskConfig
+from tradebrain.envs.execution.config import ExecutionEnvConfig
 from tradebrain.reports.plots import plot_distributions, plot_inventory, policy_colors
-
-NOT_AGENTS = frozenset(BASELINES) | {"buy-now"}
-"""Baseline names; the sell-now baseline is called buy-now on the buy side."""
 
 
 @dataclass(frozen=True)
@@ -40,23 +37,29 @@ class Figure:
 
 def write_execution_report(
     report: ExecutionReport,
-    config: ExecutionDeskConfig,
+    config: ExecutionEnvConfig,
     out_dir: Path,
+    *,
+    title: str,
+    agents: Sequence[str] = (),
     analysis: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
 ) -> Path:
     """Write inventory.png, costs.png, savings.png, episodes.csv, metrics.json and report.html into
-    out_dir (created if needed); return the path of report.html."""
+    out_dir (created if needed); return the path of report.html.
+
+    `agents` name the trained policies (summarised and drawn with sample paths); `config` is shown
+    in full, so pass the whole study config (any subclass of ExecutionEnvConfig)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_episodes(report, config, out_dir / "episodes.csv")
     metrics = {**report.as_dict(), **({"analysis": dict(analysis)} if analysis is not None else {})}
     (out_dir / "metrics.json").write_text(json.dumps(_finite(metrics), indent=2), encoding="utf-8")
-    agents = [name for name in report.outcomes if name not in NOT_AGENTS]
+    agents = [name for name in agents if name in report.outcomes]
     env = Environment(loader=PackageLoader("tradebrain", "reports/templates"), autoescape=True)
     env.undefined = StrictUndefined
     html = env.get_template("execution.html").render(
-        name=config.name,
+        name=title,
         date=date.today().isoformat(),
         report=report,
         episodes=report.as_dict()["episodes"],
@@ -85,12 +88,12 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _bps_per_dollar(config: ExecutionDeskConfig) -> float:
+def _bps_per_dollar(config: ExecutionEnvConfig) -> float:
     """Basis points of the arrival notional X*s0 per dollar, the scale of every bps number."""
     return 1e4 / (config.task.shares * config.market.s0)
 
 
-def _write_episodes(report: ExecutionReport, config: ExecutionDeskConfig, path: Path) -> None:
+def _write_episodes(report: ExecutionReport, config: ExecutionEnvConfig, path: Path) -> None:
     """One row per policy and episode: shortfall in $ and bps, then holdings x_0..x_N in shares."""
     scale = _bps_per_dollar(config)
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -239,9 +242,7 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _figures(
-    report: ExecutionReport, config: ExecutionDeskConfig, agents: Sequence[str], out_dir: Path
-) -> list[Figure]:
+def _figures(report: ExecutionReport, config: ExecutionEnvConfig, agents: Sequence[str], out_dir: Path) -> list[Figure]:
     """Draw the three figures into out_dir and return them with their captions."""
     task, scale = config.task, _bps_per_dollar(config)
     colors = policy_colors(list(report.outcomes))

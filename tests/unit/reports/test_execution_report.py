@@ -18,7 +18,9 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ExecutionDe
     config = ExecutionDeskConfig(name="report-check", evaluate=EvaluateConfig(episodes=EPISODES))
     report = evaluate(config, baseline_policies(config), progress=False)
     out_dir = tmp_path_factory.mktemp("report")
-    path = write_execution_report(report, config, out_dir, analysis=analyze(config), notes=["a note for the reader"])
+    path = write_execution_report(
+        report, config, out_dir, title=config.name, analysis=analyze(config), notes=["a note for the reader"]
+    )
     assert path == out_dir / "report.html"
     return out_dir, config
 

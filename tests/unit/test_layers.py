@@ -1,0 +1,28 @@
+"""Layers depend only on layers below them (DESIGN.md): checked on every import in the package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import tradebrain
+
+LAYERS = ("core", "market", "envs", "agents", "backtest", "reports", "desks", "cli")
+PACKAGE = Path(tradebrain.__file__).parent
+
+
+def _layer(module: str) -> int:
+    top = module.split(".")[1] if module.startswith("tradebrain.") else ""
+    return LAYERS.index(top) if top in LAYERS else -1
+
+
+def test_no_module_imports_from_a_higher_layer() -> None:
+    violations = []
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE.parent).with_suffix("")
+        own = _layer(".".join(relative.parts))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tradebrain."):
+                if _layer(node.module) > own:
+                    violations.append(f"{relative} imports {node.module}")
+    assert not violations, violations
