@@ -22,7 +22,7 @@ def test_no_module_imports_from_a_higher_layer() -> None:
         relative = path.relative_to(PACKAGE.parent).with_suffix("")
         own = _layer(".".join(relative.parts))
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tradebrain."):
-                if _layer(node.module) > own:
-                    violations.append(f"{relative} imports {node.module}")
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            if module and module.startswith("tradebrain.") and _layer(module) > own:
+                violations.append(f"{relative} imports {module}")
     assert not violations, violations

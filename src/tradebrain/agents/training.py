@@ -73,16 +73,31 @@ class RichProgress(BaseCallback):
         self._progress.start()
 
     def _on_step(self) -> bool:
-        for info in self.locals.get("infos", ()):
-            episode = info.get("episode")
-            if episode is not None:
-                self._episode_returns.append(float(episode["r"]))
-            for key in self.term_keys:
-                if key in info:
-                    self.logger.record_mean(f"reward_terms/{key}", info[key])
+        dones = self.locals.get("dones")
+        if dones is not None and np.any(dones):
+            self._log_finished(self.locals.get("infos", ()), dones)
         status = f"mean return {np.mean(self._episode_returns[-1000:]):8.2f}" if self._episode_returns else ""
         self._progress.update(self._task, completed=min(self.num_timesteps, self.total), status=status)
         return True
+
+    def _log_finished(self, infos: list[dict[str, Any]], dones: np.ndarray) -> None:
+        """Episode returns (VecMonitor's `episode`) and each reward term's mean over finished episodes,
+        from the infos of single envs or the `last_episodes` arrays of a batched env."""
+        finished = [info for info, done in zip(infos, dones, strict=True) if done]
+        self._episode_returns.extend(float(info["episode"]["r"]) for info in finished if "episode" in info)
+        batched = self._last_episodes()
+        for key in self.term_keys:
+            values = [info[key] for info in finished if key in info]
+            if not values and key in batched:
+                values = list(batched[key])
+            if values:
+                self.logger.record(f"reward_terms/{key}", float(np.mean(values)))
+
+    def _last_episodes(self) -> dict[str, np.ndarray]:
+        try:
+            return dict(self.training_env.get_attr("last_episodes", [0])[0])
+        except AttributeError:
+            return {}
 
     def _on_training_end(self) -> None:
         self._progress.update(self._task, completed=self.total)

@@ -66,3 +66,13 @@ def test_analyze_kappa_differs_from_its_continuous_approximation_on_the_coarse_g
     assert result["kappa"] == pytest.approx(0.607076, rel=1e-5)
     assert result["kappa_continuous_approximation"] == pytest.approx(0.600833, rel=1e-5)
     assert result["schedules"]["AC-optimal"]["objective"] < result["schedules"]["TWAP"]["objective"]
+
+
+def test_training_saves_the_model_reward_statistics_and_checkpoints(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = ExecutionDeskConfig(
+        train=TrainConfig(timesteps=2048, n_envs=32, checkpoints=1, hyperparams={"n_steps": 16, "batch_size": 64})
+    )
+    agent = train(config, out_dir=tmp_path, progress=True)
+    assert agent.path == tmp_path / "model.zip" and agent.path.is_file()
+    assert (tmp_path / "vecnormalize.pkl").is_file()
+    assert list((tmp_path / "checkpoints").glob("ppo_*_steps.zip"))

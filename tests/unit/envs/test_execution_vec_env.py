@@ -68,14 +68,17 @@ def test_vec_env_equals_single_envs(action: str, process: str) -> None:
                 continue
             terminal = np.stack([info["terminal_observation"] for info in infos])
             np.testing.assert_array_equal(terminal, single_observations, err_msg=f"episode {episode}")
+            finished = vec.last_episodes
             np.testing.assert_allclose(
-                [info["implementation_shortfall"] for info in infos],
+                finished["implementation_shortfall"],
                 [result[4]["implementation_shortfall"] for result in results],
                 rtol=1e-12,
                 atol=1e-12 * config.dollars_per_reward_unit,
             )
-            vec_totals = np.array([[info["episode_reward_shortfall"], info["episode_reward_risk"]] for info in infos])
+            vec_totals = np.stack([finished["episode_reward_shortfall"], finished["episode_reward_risk"]], axis=1)
             np.testing.assert_allclose(vec_totals, totals, rtol=1e-12, atol=1e-12)
+            for key in finished:  # the single env reports the same keys in its last info
+                np.testing.assert_allclose(finished[key], [result[4][key] for result in results], rtol=1e-12, atol=1e-9)
             # the vec env reset itself; the singles continue their streams unseeded
             np.testing.assert_array_equal(observations, np.stack([env.reset()[0] for env in singles]))
 

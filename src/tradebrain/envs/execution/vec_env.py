@@ -18,9 +18,11 @@ class ExecutionVecEnv(VecEnv):
     """`num_envs` execution episodes stepped together; equal to as many `ExecutionEnv`s seed for seed.
 
     Episodes all end at the deadline, so they reset together; each finished episode's last
-    observation is in `infos[i]["terminal_observation"]` (as stable-baselines3 expects), its reward
-    term totals in `infos[i]["episode_reward_shortfall"]` and `["episode_reward_risk"]`, and its shortfall in $ in
-    `infos[i]["implementation_shortfall"]`. Seeds come from `seed()` (seed + i).
+    observation is in `infos[i]["terminal_observation"]` (as stable-baselines3 expects). The results
+    of the episodes that just finished are arrays in `last_episodes`: `implementation_shortfall` ($)
+    and the reward-term totals `episode_reward_shortfall` and `episode_reward_risk` (the keys the
+    single env puts in its last `info`); arrays, because 1,024 dicts of numbers cost more than the
+    step. Seeds come from `seed()` (seed + i).
     """
 
     def __init__(self, config: ExecutionEnvConfig | None = None, num_envs: int = 1024) -> None:
@@ -29,6 +31,8 @@ class ExecutionVecEnv(VecEnv):
         self.render_mode = None
         super().__init__(num_envs, self.core.observer.space, self.core.actions.space)
         self._actions: np.ndarray | None = None
+        self.last_episodes: dict[str, np.ndarray] = {}
+        """Per-episode results of the episodes that just finished, as arrays (one entry per env)."""
         # Mid-episode steps have nothing to report: one shared read-only mapping per episode slot
         # (building 1,024 fresh dicts per step cost more than the step itself). Final steps get
         # fresh dicts, which SB3 wrappers may edit.
@@ -58,19 +62,13 @@ class ExecutionVecEnv(VecEnv):
         dones = np.full(self.num_envs, done)
         if not done:
             return core.observation.copy(), rewards, dones, self._no_infos
-        shortfall_terms, risk_terms = core.totals.tolist()
-        costs = core.simulator.implementation_shortfall().tolist()
-        infos: list[dict[str, Any]] = [
-            {
-                "terminal_observation": row,
-                "episode_reward_shortfall": short,
-                "episode_reward_risk": risk,
-                "implementation_shortfall": cost,
-            }
-            for row, short, risk, cost in zip(
-                list(core.observation.copy()), shortfall_terms, risk_terms, costs, strict=True
-            )
-        ]
+        self.last_episodes = {
+            "implementation_shortfall": core.simulator.implementation_shortfall().copy(),
+            **{
+                f"episode_reward_{name}": total.copy() for name, total in zip(core.term_names, core.totals, strict=True)
+            },
+        }
+        infos: list[dict[str, Any]] = [{"terminal_observation": row} for row in list(core.observation.copy())]
         return core.reset().copy(), rewards, dones, infos
 
     def close(self) -> None:
