@@ -37,22 +37,24 @@ def price_params(market: MarketConfig, tau: float) -> np.ndarray:
 
 @njit(cache=True)
 def _forward(p: Any, normals: np.ndarray, out: np.ndarray) -> None:
-    """ABM, GBM (in logs) or GARCH path from 0, one increment per normal."""
-    root_tau = math.sqrt(p.tau)
-    variance = p.sigma**2 * p.tau
-    omega = variance * (1.0 - p.garch_alpha - p.garch_beta)
-    vol = p.sigma / p.s0
+    """ABM, GBM (in logs) or GARCH path from 0, one increment per normal (one loop per process,
+    so the branch is taken once per path, not once per step)."""
     out[0] = 0.0
-    for j in range(normals.shape[0]):
-        if p.process == ABM:
-            step = p.drift * p.tau + p.sigma * root_tau * normals[j]
-        elif p.process == GBM:
-            step = (p.drift / p.s0 - vol * vol / 2.0) * p.tau + vol * root_tau * normals[j]
-        else:
+    if p.process == GARCH:
+        variance = p.sigma**2 * p.tau
+        omega = variance * (1.0 - p.garch_alpha - p.garch_beta)
+        for j in range(normals.shape[0]):
             shock = math.sqrt(variance) * normals[j]
-            step = p.drift * p.tau + shock
+            out[j + 1] = out[j] + p.drift * p.tau + shock
             variance = omega + p.garch_alpha * shock * shock + p.garch_beta * variance
-        out[j + 1] = out[j] + step
+        return
+    if p.process == GBM:
+        vol = p.sigma / p.s0
+        mean, scale = (p.drift / p.s0 - vol * vol / 2.0) * p.tau, vol * math.sqrt(p.tau)
+    else:
+        mean, scale = p.drift * p.tau, p.sigma * math.sqrt(p.tau)
+    for j in range(normals.shape[0]):
+        out[j + 1] = out[j] + mean + scale * normals[j]
 
 
 @njit(cache=True)
@@ -88,8 +90,12 @@ def fill_paths(records: np.ndarray, normals: np.ndarray, out: np.ndarray) -> Non
         else:
             _forward(p, normals[i], row)
             anchor = row[lookback]
-            for j in range(row.shape[0]):
-                row[j] = p.s0 * math.exp(row[j] - anchor) if p.process == GBM else p.s0 + row[j] - anchor
+            if p.process == GBM:
+                for j in range(row.shape[0]):
+                    row[j] = p.s0 * math.exp(row[j] - anchor)
+            else:
+                for j in range(row.shape[0]):
+                    row[j] = p.s0 + row[j] - anchor
 
 
 def unaffected_paths(market: MarketConfig, tau: float, steps: int, normals: np.ndarray) -> np.ndarray:
