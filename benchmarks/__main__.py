@@ -7,10 +7,11 @@ Prints rich tables and writes `<out>/results.json` (with the machine info) and `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,61 +72,6 @@ def _timed(console: Console, label: str, work: Callable[[Callable[[str], None]],
     return result
 
 
-def _run(
-    parts: Sequence[str] = PARTS,
-    out: Path | None = None,
-    budget: Budget | None = None,
-    quick: bool = False,
-    console: Console | None = None,
-) -> dict[str, Any]:
-    out = out or Path("runs/bench")
-    budget = budget or Budget()
-    console = console or Console()
-    results: dict[str, Any] = {
-        "machine": report.machine_info(),
-        "settings": {"parts": list(parts), "quick": quick, "budget": report.jsonable(budget)},
-    }
-    speed: SpeedResult | None = None
-    training: list[TrainingRow] | None = None
-    quality: list[StudyResult] | None = None
-    if "speed" in parts:
-        speed = _timed(
-            console,
-            "env speed",
-            lambda notify: run_speed(budget.speed_seconds, budget.speed_repeats, budget.num_envs, on_progress=notify),
-        )
-        results["speed"] = speed
-        for table in report.speed_tables(speed):
-            console.print(table)
-        for note in speed.notes:
-            console.print(f"[dim]note: {note}[/]")
-    if "training" in parts:
-        training = _timed(
-            console,
-            "training throughput",
-            lambda notify: run_training(budget.train_vec_timesteps, budget.train_dummy_timesteps, on_progress=notify),
-        )
-        results["training"] = training
-        console.print(report.training_table(training))
-    if "quality" in parts:
-        quality = _timed(
-            console,
-            "execution quality",
-            lambda notify: run_quality(
-                budget.quality_seeds,
-                budget.quality_timesteps_scale,
-                budget.quality_episodes,
-                on_progress=notify,
-            ),
-        )
-        results["quality"] = quality
-        for table in report.quality_tables(quality):
-            console.print(table)
-    json_path, md_path = report.write(out, results, report.markdown(results, speed, training, quality))
-    console.print(f"wrote {json_path} and {md_path}")
-    return results
-
-
 def run(
     parts: Sequence[str] = PARTS,
     out: Path | None = None,
@@ -138,12 +84,69 @@ def run(
     `out` defaults to runs/bench, `budget` to the full benchmark. Torch runs on one thread (small
     networks train fastest so, and the machine may be shared); the caller's setting is restored.
     """
+    with _single_thread_without_view_warnings():
+        out = out or Path("runs/bench")
+        budget = budget or Budget()
+        console = console or Console()
+        results: dict[str, Any] = {
+            "machine": report.machine_info(),
+            "settings": {"parts": list(parts), "quick": quick, "budget": report.jsonable(budget)},
+        }
+        speed: SpeedResult | None = None
+        training: list[TrainingRow] | None = None
+        quality: list[StudyResult] | None = None
+        if "speed" in parts:
+            speed = _timed(
+                console,
+                "env speed",
+                lambda notify: run_speed(
+                    budget.speed_seconds, budget.speed_repeats, budget.num_envs, on_progress=notify
+                ),
+            )
+            results["speed"] = speed
+            for table in report.speed_tables(speed):
+                console.print(table)
+            for note in speed.notes:
+                console.print(f"[dim]note: {note}[/]")
+        if "training" in parts:
+            training = _timed(
+                console,
+                "training throughput",
+                lambda notify: run_training(
+                    budget.train_vec_timesteps, budget.train_dummy_timesteps, on_progress=notify
+                ),
+            )
+            results["training"] = training
+            console.print(report.training_table(training))
+        if "quality" in parts:
+            quality = _timed(
+                console,
+                "execution quality",
+                lambda notify: run_quality(
+                    budget.quality_seeds,
+                    budget.quality_timesteps_scale,
+                    budget.quality_episodes,
+                    on_progress=notify,
+                ),
+            )
+            results["quality"] = quality
+            for table in report.quality_tables(quality):
+                console.print(table)
+        json_path, md_path = report.write(out, results, report.markdown(results, speed, training, quality))
+        console.print(f"wrote {json_path} and {md_path}")
+        return results
+
+
+@contextlib.contextmanager
+def _single_thread_without_view_warnings() -> Iterator[None]:
+    """Torch on one thread while benchmarking (the caller's setting is restored), and no warnings
+    about stocks-v0 returning views of its data (gymnasium's checker flags them on every step)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with warnings.catch_warnings():  # stocks-v0 returns views; gymnasium's checker would warn
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*share an object", category=UserWarning)
-            return _run(parts, out, budget, quick, console)
+            yield
     finally:
         torch.set_num_threads(threads)
 
