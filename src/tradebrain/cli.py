@@ -203,7 +203,7 @@ def execution_evaluate(
             raise TradebrainError(f"--model {model} does not exist; train one with `tradebrain execution train`")
         desk = _desk_config(config, {"train.algo": algo, "evaluate.episodes": episodes})
         agent = ModelPolicy(load_model(str(model), desk.train.algo), desk.train.algo.upper())
-        report = evaluate(desk, [*baseline_policies(desk, desk.evaluate.baselines), agent])
+        report = evaluate(desk, [*baseline_policies(desk, desk.evaluate.baselines, desk.evaluate.vwap_profile), agent])
     except TradebrainError as error:
         raise _fail(error) from None
     result = {"name": desk.name, **report.as_dict()}

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 from rich.progress import track
 
 from tradebrain.agents.baselines.execution import almgren_chriss, sell_now, twap, u_shaped_volume, vwap
@@ -42,6 +43,9 @@ class EvaluateConfig(StrictModel):
     episodes: int = Field(1000, ge=10, description="held-out episodes per policy (same seeds for all)")
     seed_offset: int = Field(1_000_000, ge=0, description="first evaluation seed; training seeds stay below it")
     baselines: tuple[str, ...] = BASELINES
+    vwap_profile: tuple[float, ...] | None = Field(
+        None, description="expected volume per interval for VWAP (one value per step); None: U-shaped"
+    )
     bootstrap_seed: int = 0
 
 
@@ -51,6 +55,16 @@ class ExecutionDeskConfig(ExecutionEnvConfig):
     name: str = Field("execution", pattern=r"^[A-Za-z0-9_.-]+$", description="run folder name under runs/")
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+
+    @model_validator(mode="after")
+    def _vwap_profile_fits(self) -> ExecutionDeskConfig:
+        profile = self.evaluate.vwap_profile
+        if profile is not None and len(profile) != self.task.steps:
+            raise ValueError(
+                f"evaluate.vwap_profile has {len(profile)} values but task.steps is {self.task.steps}: "
+                "give one expected volume per interval"
+            )
+        return self
 
 
 def algorithm_defaults(config: ExecutionDeskConfig) -> dict[str, Any]:
@@ -75,12 +89,15 @@ def algorithm_defaults(config: ExecutionDeskConfig) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def baseline_policies(config: ExecutionEnvConfig, names: Sequence[str] = BASELINES) -> list[Policy]:
-    """The named baselines, built for this market and task."""
+def baseline_policies(
+    config: ExecutionEnvConfig, names: Sequence[str] = BASELINES, vwap_profile: Sequence[float] | None = None
+) -> list[Policy]:
+    """The named baselines, built for this market and task (VWAP on `vwap_profile`, U-shaped if None)."""
+    profile = np.asarray(vwap_profile) if vwap_profile is not None else u_shaped_volume(config.task.steps)
     factories = {
         "TWAP": lambda: twap(config),
         "AC-optimal": lambda: almgren_chriss(config),
-        "VWAP": lambda: vwap(config, u_shaped_volume(config.task.steps)),
+        "VWAP": lambda: vwap(config, profile),
         "sell-now": lambda: sell_now(config),
     }
     unknown = [name for name in names if name not in factories]
@@ -185,7 +202,7 @@ def run_study(config: ExecutionDeskConfig, runs_root: Path, progress: bool = Tru
     started = time.perf_counter()
     agent = train(config, run_dir, progress=progress)
     train_seconds = time.perf_counter() - started
-    policies = [*baseline_policies(config, config.evaluate.baselines), agent.policy]
+    policies = [*baseline_policies(config, config.evaluate.baselines, config.evaluate.vwap_profile), agent.policy]
     report = evaluate(config, policies, progress=progress)
     analysis = analyze(config)
     notes = [

@@ -76,3 +76,11 @@ def test_training_saves_the_model_reward_statistics_and_checkpoints(tmp_path) ->
     assert agent.path == tmp_path / "model.zip" and agent.path.is_file()
     assert (tmp_path / "vecnormalize.pkl").is_file()
     assert list((tmp_path / "checkpoints").glob("ppo_*_steps.zip"))
+
+
+def test_vwap_profile_from_the_config() -> None:
+    config = ExecutionDeskConfig(evaluate=EvaluateConfig(vwap_profile=(4, 1, 1, 1, 1)))
+    (policy,) = baseline_policies(config, ("VWAP",), config.evaluate.vwap_profile)
+    assert policy.holdings.tolist() == pytest.approx([1.0, 0.5, 0.375, 0.25, 0.125, 0.0])  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"vwap_profile has 3 values but task\.steps is 5"):
+        ExecutionDeskConfig(evaluate=EvaluateConfig(vwap_profile=(1, 1, 1)))
