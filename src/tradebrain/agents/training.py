@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -43,6 +43,11 @@ class TrainConfig(StrictModel):
     normalize_reward: bool = True
     checkpoints: int = Field(0, ge=0, description="intermediate checkpoints, evenly spaced")
     torch_threads: int = Field(1, ge=1, description="small networks train fastest on one thread")
+
+    @field_validator("algo")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        return get_algorithm(name).name
 
 
 @dataclass

@@ -54,8 +54,11 @@ def describe_validation_error(model: type[BaseModel], error: ValidationError, so
             hint = f"; did you mean '{close[0]}'?" if close else ""
             lines.append(f"  - unknown key '{key}'{hint} (valid keys here: {', '.join(valid)})")
         else:
-            given = item.get("input")
-            lines.append(f"  - '{key}': {item['msg']} (got {given!r})")
+            message = str(item["msg"]).removeprefix("Value error, ")
+            if loc:
+                lines.append(f"  - '{key}': {message} (got {item.get('input')!r})")
+            else:  # a rule across several keys: the message names them
+                lines.append(f"  - {message}")
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from rich.progress import track
 
 from tradebrain.agents.baselines.execution import almgren_chriss, sell_now, twap, u_shaped_volume, vwap
@@ -48,6 +48,14 @@ class EvaluateConfig(StrictModel):
     )
     bootstrap_seed: int = 0
 
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in names if name not in BASELINES]
+        if unknown:
+            raise ValueError(f"unknown baselines {unknown}; choose from {list(BASELINES)}")
+        return names
+
 
 class ExecutionDeskConfig(ExecutionEnvConfig):
     """An execution study: the env (market, task, actions), training and evaluation."""
@@ -55,6 +63,11 @@ class ExecutionDeskConfig(ExecutionEnvConfig):
     name: str = Field("execution", pattern=r"^[A-Za-z0-9_.-]+$", description="run folder name under runs/")
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+
+    @model_validator(mode="after")
+    def _algorithm_fits_the_actions(self) -> ExecutionDeskConfig:
+        get_algorithm(self.train.algo).check_action_kind(self.action)
+        return self
 
     @model_validator(mode="after")
     def _vwap_profile_fits(self) -> ExecutionDeskConfig:

@@ -84,3 +84,18 @@ def test_vwap_profile_from_the_config() -> None:
     assert policy.holdings.tolist() == pytest.approx([1.0, 0.5, 0.375, 0.25, 0.125, 0.0])  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match=r"vwap_profile has 3 values but task\.steps is 5"):
         ExecutionDeskConfig(evaluate=EvaluateConfig(vwap_profile=(1, 1, 1)))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"train": {"algo": "ppoo"}}, r"train\.algo.*did you mean 'ppo'"),
+        ({"train": {"algo": "dqn"}}, r"algorithm 'dqn' needs discrete actions; set action: discrete"),
+        ({"evaluate": {"baselines": ["TWAP", "POV"]}}, r"evaluate\.baselines.*unknown baselines \['POV'\]"),
+    ],
+)
+def test_bad_study_configs_fail_at_load_time(data: dict, message: str) -> None:  # type: ignore[type-arg]
+    from tradebrain.core.config import build_config
+
+    with pytest.raises(ConfigError, match=message):
+        build_config(ExecutionDeskConfig, data, environ={})
