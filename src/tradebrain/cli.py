@@ -24,6 +24,8 @@ execution_app = typer.Typer(help="Execution desk: liquidate a block before a dea
 config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
 app.add_typer(execution_app, name="execution")
 app.add_typer(config_app, name="config")
+mm_app = typer.Typer(help="Market-making desk: quote a bid and an ask around the mid.", no_args_is_help=True)
+app.add_typer(mm_app, name="mm")
 console = Console(width=max(Console().width, 120))
 
 ConfigOption = Annotated[
@@ -218,6 +220,42 @@ def config_show(config: ConfigOption = None) -> None:
     except TradebrainError as error:
         raise _fail(error) from None
     typer.echo(yaml.safe_dump(desk.model_dump(mode="json"), sort_keys=False))
+
+
+MM_COLUMNS = (("profit mean", "profit_mean"), ("profit std", "profit_std"), ("final q mean", "final_q_mean"),
+              ("final q std", "final_q_std"))  # fmt: skip
+
+
+@mm_app.command("replicate")
+def mm_replicate(
+    gamma: Annotated[float, typer.Option(help="risk aversion gamma (> 0); the paper uses 0.1, 0.01 and 1")] = 0.1,
+    paths: Annotated[int, typer.Option(help="simulated paths (>= 2), the same for both strategies")] = 1000,
+    seed: Annotated[int, typer.Option(help="first path's seed; paths use seed..seed+paths-1")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Replicate the Avellaneda-Stoikov (2008) simulation: the inventory strategy against the symmetric one."""
+    from tradebrain.desks.market_making import replicate
+
+    try:
+        result = replicate(gamma, paths, seed)
+    except TradebrainError as error:
+        raise _fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(
+        title=f"Avellaneda-Stoikov simulation, gamma = {gamma:g}: {paths:,} paths (95% bootstrap intervals below)",
+        show_lines=True,
+    )
+    table.add_column("strategy")
+    table.add_column("average spread", justify="right")
+    for title, _ in MM_COLUMNS:
+        table.add_column(title, justify="right")
+    fmt = "{:,.2f}".format
+    for name, metrics in result["strategies"].items():
+        table.add_row(name, fmt(metrics["average_spread"]), *(_cell(metrics[key], fmt) for _, key in MM_COLUMNS))
+    console.print(table)
+    console.print(f"formula gamma*sigma^2*T/2 + (2/gamma)*ln(1 + gamma/k) = {result['formula_spread']:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""Market-making baselines of Avellaneda & Stoikov (2008): the inventory strategy and the symmetric one.
+
+Both are functions of (time, inventory, mid) vectorised over episodes that return the quote
+distances (delta_b, delta_a) from the mid, which is what MarketMakingSimulator.step takes.
+
+Inventory strategy: reservation price r = s - q*gamma*sigma^2*(T - t) and total spread
+gamma*sigma^2*(T - t) + (2/gamma)*ln(1 + gamma/k), centred on r, so
+    delta_a = r + spread/2 - s,    delta_b = s - (r - spread/2).
+With a large inventory one distance is negative (a quote through the mid, e.g. an ask below the
+mid to shed a long position). It is kept as it is, exactly as in the paper: the simulator caps
+the fill probability at 1.
+
+Symmetric strategy: centred on the mid, with the constant spread equal to the inventory strategy's
+average over the horizon, gamma*sigma^2*T/2 + (2/gamma)*ln(1 + gamma/k).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tradebrain.core.errors import InputError
+from tradebrain.market.market_making_config import MarketMakingConfig
+
+
+def _check_gamma(gamma: float) -> None:
+    if not (math.isfinite(gamma) and gamma > 0):
+        raise InputError(f"gamma (risk aversion) must be a finite number > 0, got {gamma}")
+
+
+def base_spread(gamma: float, k: float) -> float:
+    """(2/gamma)*ln(1 + gamma/k): the part of the spread that compensates for the fill intensity."""
+    _check_gamma(gamma)
+    return 2.0 / gamma * math.log1p(gamma / k)
+
+
+def average_spread(gamma: float, config: MarketMakingConfig) -> float:
+    """gamma*sigma^2*T/2 + (2/gamma)*ln(1 + gamma/k): the inventory strategy's spread averaged over [0, T]."""
+    return gamma * config.sigma**2 * config.horizon / 2.0 + base_spread(gamma, config.k)
+
+
+def reservation_price(
+    time: float, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
+) -> np.ndarray:
+    """r = s - q*gamma*sigma^2*(T - t): the mid shaded against the inventory held."""
+    result: np.ndarray = np.asarray(mid, dtype=float) - np.asarray(inventory, dtype=float) * gamma * config.sigma**2 * (
+        config.horizon - time
+    )
+    return result
+
+
+def inventory_spread(time: float, gamma: float, config: MarketMakingConfig) -> float:
+    """Total spread of the inventory strategy at `time`: gamma*sigma^2*(T - t) + (2/gamma)*ln(1 + gamma/k)."""
+    return gamma * config.sigma**2 * (config.horizon - time) + base_spread(gamma, config.k)
+
+
+def inventory_quotes(
+    time: float, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(delta_b, delta_a) of the A-S inventory strategy: the spread centred on the reservation price.
+
+    The distances may be negative (a quote through the mid); they are not clipped (see the module doc).
+    """
+    mid = np.asarray(mid, dtype=float)
+    r = reservation_price(time, inventory, mid, gamma, config)
+    half = inventory_spread(time, gamma, config) / 2.0
+    return mid - (r - half), r + half - mid
+
+
+def symmetric_quotes(
+    time: float, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(delta_b, delta_a) of the symmetric strategy: half the average spread either side of the mid,
+    whatever the time and inventory (both arguments are taken only to share the inventory strategy's
+    signature)."""
+    half = np.full(np.shape(mid), average_spread(gamma, config) / 2.0)
+    return half, half.copy()
