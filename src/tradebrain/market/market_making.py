@@ -119,7 +119,7 @@ class MarketMakingSimulator:
             fee=config.fee, max_inventory=math.inf if config.max_inventory is None else config.max_inventory,
         )  # fmt: skip
         self._noise = NoiseBank(episodes, NORMALS_PER_STEP * self.steps)
-        self._normals = np.zeros((episodes, NORMALS_PER_STEP * self.steps))
+        self.normals = np.zeros((episodes, NORMALS_PER_STEP * self.steps))
         self.ledger = np.zeros((len(LEDGER_ROWS), episodes))
         self.step_index = -1
 
@@ -183,7 +183,7 @@ class MarketMakingSimulator:
             if len(seeds) != self.episodes:
                 raise InputError(f"got {len(seeds)} seeds for {self.episodes} episodes; pass one per episode")
             self._noise.reseed(seeds)
-        self._normals[:] = self._noise.next_episodes()
+        self.normals[:] = self._noise.next_episodes()
         self.ledger[:] = 0.0
         self.ledger[MID] = self.config.s0
         self.ledger[INVENTORY] = self.config.q0
@@ -201,7 +201,7 @@ class MarketMakingSimulator:
         for name, array in (("delta_b", bids), ("delta_a", asks)):
             if array.shape != (self.episodes,):  # the kernel reads [i] without bounds checks
                 raise InputError(f"{name} must have shape ({self.episodes},), got {array.shape}")
-        status = market_making_step(self.params, self.step_index, self._normals, self.ledger, bids, asks)
+        status = market_making_step(self.params, self.step_index, self.normals, self.ledger, bids, asks)
         if status == BAD_QUOTE:
             raise InputError("quote distances must be finite numbers; use NaN for no quote on a side")
         self.step_index += 1
