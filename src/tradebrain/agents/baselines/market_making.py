@@ -17,11 +17,21 @@ average over the horizon, gamma*sigma^2*T/2 + (2/gamma)*ln(1 + gamma/k).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
+from tradebrain.agents.policy import ActionKind
 from tradebrain.core.errors import InputError
+from tradebrain.envs.market_making.config import MarketMakingEnvConfig
+from tradebrain.market.glft import GlftParams, glft_exact_quotes
 from tradebrain.market.market_making_config import MarketMakingConfig
+
+TIME_LEFT, INVENTORY = 0, 1
+"""Observation columns the quoting policies read (see envs/market_making/kernels.py)."""
+
+QuoteRule = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""(time, inventory) -> (delta_b, delta_a), vectorised over episodes."""
 
 
 def _check_gamma(gamma: float) -> None:
@@ -41,7 +51,7 @@ def average_spread(gamma: float, config: MarketMakingConfig) -> float:
 
 
 def reservation_price(
-    time: float, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
+    time: float | np.ndarray, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
 ) -> np.ndarray:
     """r = s - q*gamma*sigma^2*(T - t): the mid shaded against the inventory held."""
     result: np.ndarray = np.asarray(mid, dtype=float) - np.asarray(inventory, dtype=float) * gamma * config.sigma**2 * (
@@ -50,13 +60,13 @@ def reservation_price(
     return result
 
 
-def inventory_spread(time: float, gamma: float, config: MarketMakingConfig) -> float:
+def inventory_spread(time: float | np.ndarray, gamma: float, config: MarketMakingConfig) -> float | np.ndarray:
     """Total spread of the inventory strategy at `time`: gamma*sigma^2*(T - t) + (2/gamma)*ln(1 + gamma/k)."""
     return gamma * config.sigma**2 * (config.horizon - time) + base_spread(gamma, config.k)
 
 
 def inventory_quotes(
-    time: float, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
+    time: float | np.ndarray, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """(delta_b, delta_a) of the A-S inventory strategy: the spread centred on the reservation price.
 
@@ -69,10 +79,70 @@ def inventory_quotes(
 
 
 def symmetric_quotes(
-    time: float, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
+    time: float | np.ndarray, inventory: np.ndarray, mid: np.ndarray, gamma: float, config: MarketMakingConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """(delta_b, delta_a) of the symmetric strategy: half the average spread either side of the mid,
     whatever the time and inventory (both arguments are taken only to share the inventory strategy's
     signature)."""
     half = np.full(np.shape(mid), average_spread(gamma, config) / 2.0)
     return half, half.copy()
+
+
+class QuotingPolicy:
+    """A quoting rule (time, inventory, mid) -> (delta_b, delta_a) as a Policy on `MarketMaking-v0`.
+
+    Reads time left and inventory from the observation and returns normalised actions; distances
+    outside the env's [min_offset, max_offset] are clipped to it (documented in the env)."""
+
+    action_kind: ActionKind = "continuous"
+
+    def __init__(self, name: str, quotes: QuoteRule, config: MarketMakingEnvConfig) -> None:
+        self.name = name
+        self.quotes = quotes
+        self.config = config
+
+    def act(self, observations: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
+        """Normalised (bid, ask) actions for a batch of observations."""
+        observations = np.asarray(observations, dtype=float)
+        market = self.config.market
+        time = market.horizon * (1.0 - observations[:, TIME_LEFT])
+        inventory = np.rint(observations[:, INVENTORY] * self.config.inventory_scale)
+        bid, ask = self.quotes(time, inventory)
+        actions: np.ndarray = np.stack([self.config.actions_for(bid), self.config.actions_for(ask)], axis=1)
+        result: np.ndarray = np.clip(np.nan_to_num(actions, nan=1.0), -1.0, 1.0).astype(np.float32)
+        return result
+
+
+def avellaneda_stoikov(config: MarketMakingEnvConfig, gamma: float) -> QuotingPolicy:
+    """The A-S inventory strategy (reservation price and spread of the paper) as a Policy."""
+    market = config.market
+
+    def quotes(time: np.ndarray, inventory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return inventory_quotes(time, inventory, np.zeros_like(inventory), gamma, market)
+
+    return QuotingPolicy("A-S inventory", quotes, config)
+
+
+def symmetric(config: MarketMakingEnvConfig, gamma: float) -> QuotingPolicy:
+    """The symmetric strategy: half the A-S average spread either side of the mid, always."""
+    market = config.market
+
+    def quotes(time: np.ndarray, inventory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return symmetric_quotes(time, inventory, np.zeros_like(inventory), gamma, market)
+
+    return QuotingPolicy("symmetric", quotes, config)
+
+
+def gueant_lehalle_fernandez_tapia(config: MarketMakingEnvConfig, gamma: float, bound: int) -> QuotingPolicy:
+    """GLFT quotes (exact solution) for inventory bounded by `bound` (no quote on the breaching side:
+    a NaN distance, sent as the farthest quote)."""
+    market = config.market
+    params = GlftParams(
+        sigma=market.sigma, A=market.A, k=market.k, gamma=gamma, horizon=market.horizon, max_inventory=bound
+    )
+
+    def quotes(time: np.ndarray, inventory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        time_left = np.clip(market.horizon - time, 0.0, market.horizon)
+        return glft_exact_quotes(params, time_left, np.clip(inventory, -bound, bound))
+
+    return QuotingPolicy("GLFT", quotes, config)
