@@ -19,12 +19,13 @@ from typing import Any, TypeVar
 import torch
 from rich.console import Console
 
-from benchmarks import report
+from benchmarks import market_making_quality, report
 from benchmarks.env_speed import SpeedResult, run_speed
 from benchmarks.execution_quality import StudyResult, run_quality
+from benchmarks.market_making_quality import run_market_making_quality
 from benchmarks.training_speed import TrainingRow, run_training
 
-PARTS = ("speed", "training", "quality")
+PARTS = ("speed", "training", "quality", "mm-quality")
 T = TypeVar("T")
 
 
@@ -40,6 +41,8 @@ class Budget:
     quality_seeds: tuple[int, ...] = (0, 1, 2)
     quality_timesteps_scale: float = 1.0
     quality_episodes: int | None = None
+    market_making_seeds: int = 2
+    """How many of quality_seeds the market-making studies train (about 2 minutes each)."""
 
 
 QUICK = Budget(
@@ -132,7 +135,22 @@ def run(
             results["quality"] = quality
             for table in report.quality_tables(quality):
                 console.print(table)
-        json_path, md_path = report.write(out, results, report.markdown(results, speed, training, quality))
+        text = report.markdown(results, speed, training, quality)
+        if "mm-quality" in parts:
+            market_making = _timed(
+                console,
+                "market-making quality",
+                lambda notify: run_market_making_quality(
+                    budget.quality_seeds[: budget.market_making_seeds],
+                    budget.quality_timesteps_scale,
+                    budget.quality_episodes,
+                    on_progress=notify,
+                ),
+            )
+            results["market_making_quality"] = market_making
+            console.print(market_making_quality.table(market_making))
+            text += market_making_quality.markdown(market_making)
+        json_path, md_path = report.write(out, results, text)
         console.print(f"wrote {json_path} and {md_path}")
         return results
 

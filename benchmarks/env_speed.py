@@ -1,4 +1,5 @@
-"""Env speed: steps/s of `tradebrain/Execution-v0` and its batched twin vs gym-anytrading's `stocks-v0`.
+"""Env speed: steps/s of the execution and market-making envs and their batched twins vs gym-anytrading's
+`stocks-v0`.
 
 Why: the execution env must be at least as fast as the reference Python trading env one episode at
 a time, and at least 30x faster batched (`ExecutionVecEnv`), or training is env-bound. Every case is
@@ -18,13 +19,16 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
 
 import tradebrain  # noqa: F401  (registers tradebrain/Execution-v0)
 from benchmarks.timing import Runner, median, rate, warm_up
 from tradebrain.envs.execution.config import ExecutionEnvConfig
 from tradebrain.envs.execution.vec_env import ExecutionVecEnv
+from tradebrain.envs.market_making.vec_env import MarketMakingVecEnv
 
 REFERENCE_ID = "stocks-v0"
+MARKET_MAKING_ID = "tradebrain/MarketMaking-v0"
 FINE_STEPS = 50
 SINGLE_TARGET = 1.0
 BATCHED_TARGET = 30.0
@@ -95,11 +99,11 @@ def single_runner(env: gym.Env[Any, Any], seed: int = 0) -> Runner:
     return run
 
 
-def vec_runner(make: Callable[[], ExecutionVecEnv], seed: int = 0) -> Runner:
+def vec_runner(make: Callable[[], VecEnv], seed: int = 0) -> Runner:
     """Step every episode of the VecEnv with one fixed random action array (auto reset inside)."""
     venv = make()
-    rng = np.random.default_rng(seed)
-    actions = rng.uniform(0.0, 1.0, size=(venv.num_envs, 1)).astype(np.float32)
+    venv.action_space.seed(seed)
+    actions = np.stack([venv.action_space.sample() for _ in range(venv.num_envs)])
     venv.seed(seed)
     venv.reset()
 
@@ -148,6 +152,13 @@ def cases(num_envs: int) -> list[Case]:
             Case(f"execution{suffix}_vec", f"ExecutionVecEnv({num_envs}){label}",
                  partial(vec_runner, partial(ExecutionVecEnv, config, num_envs)), 8),
         ]  # fmt: skip
+    made += [
+        Case("market_making", "MarketMaking-v0 (gym.make)", _single(partial(gym.make, MARKET_MAKING_ID)), 256),
+        Case("market_making_unwrapped", "MarketMaking-v0 (unwrapped)",
+             _single(lambda: gym.make(MARKET_MAKING_ID).unwrapped), 256),
+        Case("market_making_vec", f"MarketMakingVecEnv({num_envs})",
+             partial(vec_runner, partial(MarketMakingVecEnv, None, num_envs)), 8),
+    ]  # fmt: skip
     if reference_available():
         for suffix, unwrapped in (("", False), ("_unwrapped", True)):
             how = "unwrapped" if unwrapped else "gym.make"

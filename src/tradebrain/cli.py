@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Callable
@@ -88,8 +89,12 @@ def _comparison_table(result: dict[str, Any]) -> Table:
     return table
 
 
+DESKS = ("execution", "market-making")
+
+
 @app.command()
 def demo(
+    desk: Annotated[str, typer.Argument(help="execution | market-making")] = "execution",
     config: ConfigOption = None,
     name: Annotated[str | None, typer.Option(help="run name (folder under --out)")] = None,
     algo: Annotated[str | None, typer.Option(help="ppo | sac | dqn")] = None,
@@ -99,17 +104,26 @@ def demo(
     out: Annotated[Path, typer.Option(help="root folder of run outputs")] = Path("runs"),
     as_json: JsonOption = False,
 ) -> None:
-    """Train an agent on the default execution market, compare it with TWAP, VWAP, sell-now and the
-    Almgren-Chriss optimum on held-out episodes, and write runs/<name>/report.html."""
-    from tradebrain.desks.execution import run_study
+    """Train an agent for a desk and compare it with the desk's baselines on held-out episodes.
 
+    execution: vs TWAP, VWAP, sell-now and the Almgren-Chriss optimum; market-making: vs the
+    Avellaneda-Stoikov inventory strategy, the symmetric quoter and GLFT. Writes runs/<name>/report.html.
+    """
+    updates = {
+        "name": name, "train.algo": algo, "train.timesteps": timesteps, "train.seed": seed,
+        "evaluate.episodes": episodes,
+    }  # fmt: skip
     try:
-        desk = _desk_config(
-            config,
-            {"name": name, "train.algo": algo, "train.timesteps": timesteps, "train.seed": seed,
-             "evaluate.episodes": episodes},
-        )  # fmt: skip
-        result = run_study(desk, out, progress=True).as_dict()
+        if desk not in DESKS:
+            close = difflib.get_close_matches(desk, DESKS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise TradebrainError(f"unknown desk '{desk}'{hint} (choose from {', '.join(DESKS)})")
+        if desk == "market-making":
+            _market_making_demo(config, updates, out, as_json)
+            return
+        from tradebrain.desks.execution import run_study
+
+        result = run_study(_desk_config(config, updates), out, progress=True).as_dict()
     except TradebrainError as error:
         raise _fail(error) from None
     if as_json:
@@ -122,6 +136,38 @@ def demo(
         f"{analysis['kappa_continuous_approximation']:.4f}), E+λV of the optimum = "
         f"${_money(analysis['schedules']['AC-optimal']['objective'])}"
     )
+    console.print(f"report: [bold]{result['report']}[/]   model: {result['model']}")
+
+
+MM_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("utility $", "utility", "{:,.2f}".format),
+    ("utility − A-S $", "utility_minus_A-S inventory", "{:,.2f}".format),
+    ("utility − symmetric $", "utility_minus_symmetric", "{:,.2f}".format),
+    ("PnL mean $", "pnl_mean", "{:,.2f}".format),
+    ("PnL std $", "pnl_std", "{:,.2f}".format),
+    ("spread $", "mean_spread", "{:,.3f}".format),
+    ("final q std", "inventory_std", "{:,.2f}".format),
+    ("max |q|", "max_abs_inventory", "{:,.2f}".format),
+)
+
+
+def _market_making_demo(config: Path | None, updates: dict[str, Any], out: Path, as_json: bool) -> None:
+    from tradebrain.desks.market_making_study import MarketMakingDeskConfig, run_study
+
+    desk = with_updates(
+        load_config(MarketMakingDeskConfig, config), {key: value for key, value in updates.items() if value is not None}
+    )
+    result = run_study(desk, out, progress=True).as_dict()
+    if as_json:
+        typer.echo(json.dumps(result, default=float))
+        return
+    table = Table(title=f"{result['name']}: {result['episodes']:,} held-out episodes (95% bootstrap intervals below)")
+    table.add_column("policy")
+    for title, _, _ in MM_COLUMNS:
+        table.add_column(title, justify="right")
+    for policy, metrics in result["policies"].items():
+        table.add_row(policy, *(_cell(metrics.get(key), fmt) for _, key, fmt in MM_COLUMNS))
+    console.print(table)
     console.print(f"report: [bold]{result['report']}[/]   model: {result['model']}")
 
 
@@ -222,7 +268,7 @@ def config_show(config: ConfigOption = None) -> None:
     typer.echo(yaml.safe_dump(desk.model_dump(mode="json"), sort_keys=False))
 
 
-MM_COLUMNS = (("profit mean", "profit_mean"), ("profit std", "profit_std"), ("final q mean", "final_q_mean"),
+REPLICATE_COLUMNS = (("profit mean", "profit_mean"), ("profit std", "profit_std"), ("final q mean", "final_q_mean"),
               ("final q std", "final_q_std"))  # fmt: skip
 
 
@@ -249,11 +295,11 @@ def mm_replicate(
     )
     table.add_column("strategy")
     table.add_column("average spread", justify="right")
-    for title, _ in MM_COLUMNS:
+    for title, _ in REPLICATE_COLUMNS:
         table.add_column(title, justify="right")
     fmt = "{:,.2f}".format
     for name, metrics in result["strategies"].items():
-        table.add_row(name, fmt(metrics["average_spread"]), *(_cell(metrics[key], fmt) for _, key in MM_COLUMNS))
+        table.add_row(name, fmt(metrics["average_spread"]), *(_cell(metrics[key], fmt) for _, key in REPLICATE_COLUMNS))
     console.print(table)
     console.print(f"formula gamma*sigma^2*T/2 + (2/gamma)*ln(1 + gamma/k) = {result['formula_spread']:.4f}")
 

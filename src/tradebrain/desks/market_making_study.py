@@ -55,7 +55,7 @@ class MarketMakingDeskConfig(MarketMakingEnvConfig):
 
     name: str = Field("market-making", pattern=r"^[A-Za-z0-9_.-]+$", description="run folder under runs/")
     gamma: float = Field(0.1, gt=0, description="risk aversion of the baselines and of the utility")
-    train: TrainConfig = TrainConfig(timesteps=2_000_000)
+    train: TrainConfig = TrainConfig(timesteps=5_000_000)
     evaluate: MarketMakingEvaluateConfig = MarketMakingEvaluateConfig()
 
 
@@ -66,8 +66,8 @@ def algorithm_defaults(config: MarketMakingDeskConfig) -> dict[str, Any]:
     get_algorithm(algo).check_action_kind("continuous")
     if algo == "ppo":
         return {
-            "n_envs": 256, "n_steps": 200, "batch_size": 8192, "n_epochs": 5, "gamma": 1.0, "gae_lambda": 0.95,
-            "learning_rate": 3e-4, "ent_coef": 0.0, "policy_kwargs": {"log_std_init": -1.0},
+            "n_envs": 256, "n_steps": 50, "batch_size": 3200, "n_epochs": 10, "gamma": 1.0, "gae_lambda": 0.95,
+            "learning_rate": 5e-4, "ent_coef": 0.0, "policy_kwargs": {"log_std_init": -1.0},
         }  # fmt: skip
     return {"n_envs": 8, "gamma": 0.999, "learning_starts": 5_000, "batch_size": 256, "gradient_steps": 2}
 
