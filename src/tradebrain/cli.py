@@ -53,7 +53,7 @@ def _money(value: float) -> str:
 
 def _compact(value: float) -> str:
     """$1.28M-style dollars, so a table with intervals fits a terminal."""
-    from tradebrain.reports.execution import compact_usd
+    from tradebrain.reports.common import compact_usd
 
     return compact_usd(value, unit=False)
 

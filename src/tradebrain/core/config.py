@@ -132,6 +132,18 @@ def load_config(model: type[ModelT], path: Path | None = None, environ: Mapping[
     return build_config(model, data, str(path) if path else "embedded defaults", environ)
 
 
+def with_overrides(config: ModelT, overrides: Mapping[str, Any], source: str) -> ModelT:
+    """A copy of `config` with nested overrides merged section by section (market={"sigma": 0}
+    keeps the other market fields), re-validated; errors name the key and `source`."""
+    if not overrides:
+        return config
+    model = type(config)
+    try:
+        return model.model_validate(deep_merge(config.model_dump(), overrides))
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(model, exc, source)) from None
+
+
 def with_updates(config: ModelT, updates: Mapping[str, Any]) -> ModelT:
     """A copy of a frozen config with dotted-key updates (`{"task.risk_aversion": 1e-6}`), re-validated."""
     data = config.model_dump()

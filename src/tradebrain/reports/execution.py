@@ -6,33 +6,20 @@ archived as one file; `episodes.csv` and `metrics.json` keep the numbers for any
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-from pydantic import BaseModel
-
 from tradebrain.backtest.bootstrap import Estimate
 from tradebrain.backtest.execution import METRIC_LABELS, ExecutionReport
 from tradebrain.envs.execution.config import ExecutionEnvConfig
+from tradebrain.reports.common import Figure, compact_usd, config_sections, data_uri, finite_json, fmt, significance
 from tradebrain.reports.plots import plot_distributions, plot_inventory, policy_colors
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One embedded figure: its file name, heading, caption and base64 PNG data URI."""
-
-    file: str
-    title: str
-    caption: str
-    data_uri: str
+from tradebrain.reports.render import render
 
 
 def write_execution_report(
@@ -54,11 +41,10 @@ def write_execution_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_episodes(report, config, out_dir / "episodes.csv")
     metrics = {**report.as_dict(), **({"analysis": dict(analysis)} if analysis is not None else {})}
-    (out_dir / "metrics.json").write_text(json.dumps(_finite(metrics), indent=2), encoding="utf-8")
+    (out_dir / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2), encoding="utf-8")
     agents = [name for name in agents if name in report.outcomes]
-    env = Environment(loader=PackageLoader("tradebrain", "reports/templates"), autoescape=True)
-    env.undefined = StrictUndefined
-    html = env.get_template("execution.html").render(
+    html = render(
+        "execution.html",
         name=title,
         date=date.today().isoformat(),
         report=report,
@@ -68,24 +54,13 @@ def write_execution_report(
         labels=METRIC_LABELS,
         rows=_metric_rows(report),
         closed_form=_closed_form(analysis, report) if analysis is not None else None,
-        config_sections=_config_sections(config),
+        config_sections=config_sections(config),
         figures=_figures(report, config, agents, out_dir),
         notes=list(notes),
     )
     path = out_dir / "report.html"
     path.write_text(html, encoding="utf-8")
     return path
-
-
-def _finite(value: Any) -> Any:
-    """The same structure with NaN and infinities as null: strict JSON has no NaN."""
-    if isinstance(value, Mapping):
-        return {str(key): _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _bps_per_dollar(config: ExecutionEnvConfig) -> float:
@@ -112,19 +87,6 @@ def _write_episodes(report: ExecutionReport, config: ExecutionEnvConfig, path: P
                 writer.writerow([name, episode, float(cost), float(cost) * scale, *map(float, holdings)])
 
 
-def fmt(metric: str, value: float, unit: bool = True) -> str:
-    """A metric value for a table: $ with thousands separators, bps with 1-2 decimals, rates as %."""
-    if not math.isfinite(value):
-        return "n/a"
-    if metric.endswith("_usd") or metric.startswith("objective"):
-        return f"{'-' if value < 0 else ''}{'$' if unit else ''}{abs(value):,.0f}"
-    if metric.endswith("_bps"):
-        return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
-    if metric.endswith("rate"):
-        return f"{100 * value:.1f}%"
-    return f"{value:.2f}"
-
-
 def _cell(metric: str, estimate: Estimate | None) -> dict[str, str]:
     """{"value", "interval"} of a table cell; a dash where the metric does not apply."""
     if estimate is None:
@@ -139,22 +101,6 @@ def _metric_rows(report: ExecutionReport) -> list[dict[str, Any]]:
         {"name": name, "cells": [_cell(key, metrics.get(key)) for key in METRIC_LABELS]}
         for name, metrics in report.metrics.items()
     ]
-
-
-def compact_usd(value: float, unit: bool = True) -> str:
-    """$1.28M, $528.7k: dollars short enough for a sentence."""
-    size = abs(value)
-    scaled = next(
-        (f"{size / div:.{digits}f}{suffix}" for div, suffix, digits in ((1e9, "B", 2), (1e6, "M", 2), (1e3, "k", 1))
-         if size >= div),
-        f"{size:.0f}",
-    )  # fmt: skip
-    return f"{'-' if value < 0 else ''}{'$' if unit else ''}{scaled}"
-
-
-def _significance(estimate: Estimate) -> str:
-    """Whether the 95% interval of a paired difference excludes zero."""
-    return "95% CI excludes 0" if estimate.excludes_zero() else "95% CI includes 0: not significant"
 
 
 def _summary(name: str, report: ExecutionReport) -> str:
@@ -174,7 +120,7 @@ def _summary(name: str, report: ExecutionReport) -> str:
         share = f"{abs(diff.value) / abs(base):.1%} " if base else ""
         parts.append(
             f"{share}{'above' if diff.value >= 0 else 'below'} {where} (difference {compact_usd(diff.value)} "
-            f"[{compact_usd(diff.low, False)}, {compact_usd(diff.high, False)}]; {_significance(diff)})"
+            f"[{compact_usd(diff.low, False)}, {compact_usd(diff.high, False)}]; {significance(diff)})"
         )
     sentence = ", ".join(parts)
     savings = metrics.get("savings_bps")
@@ -183,7 +129,7 @@ def _summary(name: str, report: ExecutionReport) -> str:
         low, high = sorted((sign * savings.low, sign * savings.high))
         sentence += (
             f"; {verb} {sign * savings.value:.1f} bps vs {report.reference} [{low:.1f}, {high:.1f}] "
-            f"({_significance(savings)})"
+            f"({significance(savings)})"
         )
     return sentence + "."
 
@@ -209,37 +155,6 @@ def _closed_form(analysis: Mapping[str, Any], report: ExecutionReport) -> dict[s
         "risk_aversion": f"{analysis['risk_aversion']:g}",
         "rows": rows,
     }
-
-
-def _plain(value: Any) -> str:
-    """A config value as short text."""
-    if isinstance(value, float):
-        return f"{value:,g}" if abs(value) >= 1e4 and value.is_integer() else f"{value:g}"
-    if isinstance(value, tuple | list):
-        return ", ".join(_plain(item) for item in value) or "—"
-    if isinstance(value, dict):
-        return json.dumps(value) if value else "—"
-    return "—" if value is None else str(value)
-
-
-def _config_sections(config: BaseModel) -> dict[str, list[tuple[str, str, str]]]:
-    """{section: [(key, value, description)]}: top-level scalars under "study", one section per sub-model."""
-    sections: dict[str, list[tuple[str, str, str]]] = {"study": []}
-    for key, field in type(config).model_fields.items():
-        value = getattr(config, key)
-        if isinstance(value, BaseModel):
-            sections[key] = [
-                (sub, _plain(getattr(value, sub)), info.description or "")
-                for sub, info in type(value).model_fields.items()
-            ]
-        else:
-            sections["study"].append((key, _plain(value), field.description or ""))
-    return sections
-
-
-def _data_uri(path: Path) -> str:
-    """A PNG file as a base64 data URI, so the page needs no neighbouring files."""
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def _figures(report: ExecutionReport, config: ExecutionEnvConfig, agents: Sequence[str], out_dir: Path) -> list[Figure]:
@@ -278,4 +193,4 @@ def _figures(report: ExecutionReport, config: ExecutionEnvConfig, agents: Sequen
             f"the same episode, bps; right of the black zero line the policy was cheaper. {savings_note}",
         ),
     }  # fmt: skip
-    return [Figure(file, title, text, _data_uri(out_dir / file)) for file, (title, text) in captions.items()]
+    return [Figure(file, title, text, data_uri(out_dir / file)) for file, (title, text) in captions.items()]

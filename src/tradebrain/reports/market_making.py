@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel
 
 from tradebrain.backtest.bootstrap import Estimate
 from tradebrain.backtest.market_making import MM_METRIC_LABELS, MarketMakingReport
-from tradebrain.reports.execution import Figure, _config_sections, _data_uri, _finite, _significance, fmt
+from tradebrain.reports.common import Figure, config_sections, data_uri, finite_json, fmt, significance
 from tradebrain.reports.market_making_plots import mm_colors, plot_inventory_paths, plot_quotes
 from tradebrain.reports.plots import plot_distributions
+from tradebrain.reports.render import render
 
 BENCHMARKS = ("A-S inventory", "symmetric")
 """The baselines every agent is compared with, in the summary and the difference columns."""
@@ -43,12 +43,11 @@ def write_market_making_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_episodes(report, out_dir / "episodes.csv")
-    (out_dir / "metrics.json").write_text(json.dumps(_finite(report.as_dict()), indent=2), encoding="utf-8")
+    (out_dir / "metrics.json").write_text(json.dumps(finite_json(report.as_dict()), indent=2), encoding="utf-8")
     agents = [name for name in agents if name in report.outcomes]
     columns = {**MM_METRIC_LABELS, **{f"utility_minus_{b}": f"utility − {b} $" for b in BENCHMARKS}}
-    env = Environment(loader=PackageLoader("tradebrain", "reports/templates"), autoescape=True)
-    env.undefined = StrictUndefined
-    html = env.get_template("market_making.html").render(
+    html = render(
+        "market_making.html",
         name=title,
         date=date.today().isoformat(),
         report=report,
@@ -60,7 +59,7 @@ def write_market_making_report(
             {"name": name, "cells": [_cell(metrics.get(key)) for key in columns]}
             for name, metrics in report.metrics.items()
         ],
-        config_sections=_config_sections(config),
+        config_sections=config_sections(config),
         figures=_figures(report, agents, out_dir),
         notes=list(notes),
     )
@@ -108,7 +107,7 @@ def _summary(name: str, report: MarketMakingReport) -> str:
         diff = metrics.get(f"utility_minus_{other}")
         if diff is not None:
             word = "above" if diff.value >= 0 else "below"
-            parts.append(f"{_money(abs(diff.value))} {word} {other} (difference {_usd(diff)}; {_significance(diff)})")
+            parts.append(f"{_money(abs(diff.value))} {word} {other} (difference {_usd(diff)}; {significance(diff)})")
     return ", ".join(parts) + "."
 
 
@@ -143,4 +142,4 @@ def _figures(report: MarketMakingReport, agents: Sequence[str], out_dir: Path) -
             f"Terminal PnL per episode; step histograms on shared bins, dashed lines at the means. {pnl_note}",
         ),
     }
-    return [Figure(file, head, text, _data_uri(out_dir / file)) for file, (head, text) in captions.items()]
+    return [Figure(file, head, text, data_uri(out_dir / file)) for file, (head, text) in captions.items()]

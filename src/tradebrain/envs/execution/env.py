@@ -6,10 +6,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from pydantic import ValidationError
 
-from tradebrain.core.config import deep_merge, describe_validation_error
-from tradebrain.core.errors import ConfigError
+from tradebrain.core.config import with_overrides
 from tradebrain.envs.execution.config import ExecutionEnvConfig
 from tradebrain.envs.execution.core import ExecutionCore
 
@@ -52,14 +50,7 @@ class ExecutionEnv(gym.Env[np.ndarray, Any]):
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
 
     def __init__(self, config: ExecutionEnvConfig | None = None, **overrides: Any) -> None:
-        base = config or ExecutionEnvConfig()
-        if overrides:  # merged section by section: market={"sigma": 0} keeps the other market fields
-            model = type(base)
-            try:
-                base = model.model_validate(deep_merge(base.model_dump(), overrides))
-            except ValidationError as exc:
-                raise ConfigError(describe_validation_error(model, exc, "ExecutionEnv keywords")) from None
-        self.config = base
+        self.config = with_overrides(config or ExecutionEnvConfig(), overrides, "ExecutionEnv keywords")
         self.core = ExecutionCore(self.config, episodes=1)
         self.observation_space = self.core.observer.space
         self.action_space = self.core.actions.space

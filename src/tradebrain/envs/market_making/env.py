@@ -6,10 +6,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from pydantic import ValidationError
 
-from tradebrain.core.config import deep_merge, describe_validation_error
-from tradebrain.core.errors import ConfigError
+from tradebrain.core.config import with_overrides
 from tradebrain.envs.market_making.config import MarketMakingEnvConfig
 from tradebrain.envs.market_making.core import MarketMakingCore
 
@@ -47,14 +45,7 @@ class MarketMakingEnv(gym.Env[np.ndarray, np.ndarray]):
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
 
     def __init__(self, config: MarketMakingEnvConfig | None = None, **overrides: Any) -> None:
-        base = config or MarketMakingEnvConfig()
-        if overrides:
-            model = type(base)
-            try:
-                base = model.model_validate(deep_merge(base.model_dump(), overrides))
-            except ValidationError as exc:
-                raise ConfigError(describe_validation_error(model, exc, "MarketMakingEnv keywords")) from None
-        self.config = base
+        self.config = with_overrides(config or MarketMakingEnvConfig(), overrides, "MarketMakingEnv keywords")
         self.core = MarketMakingCore(self.config, episodes=1)
         self.observation_space = self.core.observation_space
         self.action_space = self.core.action_space
