@@ -1,4 +1,4 @@
-"""The `tradebrain` command line: demo, execution analyze | train | evaluate, config show."""
+"""The `tradebrain` command line: demo, execution, mm, data and config commands."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tradebrain.cli.data import data_app
 from tradebrain.core.config import load_config, with_updates
 from tradebrain.core.errors import TradebrainError
 
@@ -27,6 +28,7 @@ app.add_typer(execution_app, name="execution")
 app.add_typer(config_app, name="config")
 mm_app = typer.Typer(help="Market-making desk: quote a bid and an ask around the mid.", no_args_is_help=True)
 app.add_typer(mm_app, name="mm")
+app.add_typer(data_app, name="data")
 console = Console(width=max(Console().width, 120))
 
 ConfigOption = Annotated[
