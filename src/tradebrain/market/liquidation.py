@@ -138,6 +138,8 @@ class LiquidationSimulator:
         )  # fmt: skip
         self._noise = NoiseBank(episodes, market.lookback + task.steps)
         self._price_params = price_params(market, task.tau)
+        self._arrival_value = task.sign * task.shares * market.s0
+        """Signed value of the block at the arrival mid, which is s0 by construction (market/prices.py)."""
         width = market.lookback + task.steps + 1
         self.path = np.zeros((episodes, width))
         self.mids = np.full((episodes, width), np.nan)
@@ -206,6 +208,5 @@ class LiquidationSimulator:
             raise RuntimeError(
                 f"the shortfall is final only at the deadline (step {self.step_index}/{self.task.steps})"
             )
-        arrival = self.path[:, self.market.lookback]
-        result: np.ndarray = self.task.sign * self.task.shares * arrival - self.cash
+        result: np.ndarray = self._arrival_value - self.cash
         return result
