@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 import torch
 from rich.console import Console
 
-from benchmarks import market_making_quality, report
+from benchmarks import market_making_quality, report, store_speed
 from benchmarks.env_speed import SpeedResult, run_speed
 from benchmarks.execution_quality import StudyResult, run_quality
 from benchmarks.market_making_quality import run_market_making_quality
 from benchmarks.training_speed import TrainingRow, run_training
 
-PARTS = ("speed", "training", "quality", "mm-quality")
+PARTS = ("speed", "training", "quality", "mm-quality", "store")
 T = TypeVar("T")
 
 
@@ -42,6 +42,7 @@ class Budget:
     quality_timesteps_scale: float = 1.0
     quality_episodes: int | None = None
     market_making_seeds: int = 2
+    store_bars: int = 1_500_000
     """How many of quality_seeds the market-making studies train (about 2 minutes each)."""
 
 
@@ -52,6 +53,7 @@ QUICK = Budget(
     quality_seeds=(0,),
     quality_timesteps_scale=0.1,
     quality_episodes=200,
+    store_bars=50_000,
 )
 
 
@@ -150,6 +152,15 @@ def run(
             results["market_making_quality"] = market_making
             console.print(market_making_quality.table(market_making))
             text += market_making_quality.markdown(market_making)
+        if "store" in parts:
+            store_rows = _timed(
+                console,
+                "bar store speed",
+                lambda notify: store_speed.run_store_speed(budget.store_bars, on_progress=notify),
+            )
+            results["store"] = store_rows
+            console.print(store_speed.table(store_rows))
+            text += store_speed.markdown(store_rows)
         json_path, md_path = report.write(out, results, text)
         console.print(f"wrote {json_path} and {md_path}")
         return results
