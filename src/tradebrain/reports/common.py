@@ -69,7 +69,7 @@ def significance(estimate: Estimate) -> str:
 def _plain(value: Any) -> str:
     """A config value as short text."""
     if isinstance(value, float):
-        return f"{value:,g}" if abs(value) >= 1e4 and value.is_integer() else f"{value:g}"
+        return f"{value:,.0f}" if abs(value) >= 1e4 and value.is_integer() else f"{value:g}"
     if isinstance(value, tuple | list):
         return ", ".join(_plain(item) for item in value) or "—"
     if isinstance(value, dict):
