@@ -1,0 +1,1 @@
+"""Hard risk limits every order passes, in training, backtest and live alike."""
