@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -37,7 +37,6 @@ class AccountView:
     prices: Mapping[str, float]
     day_start_equity: float
     peak_equity: float
-    extra: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def equity(self) -> float:
