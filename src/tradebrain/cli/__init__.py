@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tradebrain.cli.backtest import backtest
 from tradebrain.cli.data import data_app
 from tradebrain.core.config import load_config, with_updates
 from tradebrain.core.errors import TradebrainError
@@ -29,6 +30,7 @@ app.add_typer(config_app, name="config")
 mm_app = typer.Typer(help="Market-making desk: quote a bid and an ask around the mid.", no_args_is_help=True)
 app.add_typer(mm_app, name="mm")
 app.add_typer(data_app, name="data")
+app.command("backtest")(backtest)
 console = Console(width=max(Console().width, 120))
 
 ConfigOption = Annotated[

@@ -1,0 +1,89 @@
+"""`tradebrain backtest`: run a policy over a bar file, print its metrics and write the report."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tradebrain.backtest.engine import BacktestResult
+from tradebrain.core.errors import TradebrainError
+
+console = Console(width=max(Console().width, 120))
+
+
+def backtest(
+    policy: Annotated[str, typer.Option(help="buy-and-hold | sma-crossover | random")] = "sma-crossover",
+    data: Annotated[Path | None, typer.Option(help="CSV or Parquet bar file")] = None,
+    symbol: Annotated[str, typer.Option(help="instrument of the file's bars")] = "ASSET",
+    tz: Annotated[str, typer.Option(help="time zone of naive timestamps in the file")] = "UTC",
+    fast: Annotated[int, typer.Option(help="fast SMA window (sma-crossover)")] = 10,
+    slow: Annotated[int, typer.Option(help="slow SMA window (sma-crossover)")] = 20,
+    seed: Annotated[int, typer.Option(help="seed (random)")] = 0,
+    cash: Annotated[float, typer.Option(help="initial cash, $")] = 10_000.0,
+    commission: Annotated[float, typer.Option(help="fraction of traded value, both sides")] = 0.0,
+    fill: Annotated[str, typer.Option(help="next-open (default) | close (optimistic)")] = "next-open",
+    out: Annotated[Path | None, typer.Option(help="output folder (default runs/backtest-<policy>)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as one JSON object")] = False,
+) -> None:
+    """Backtest a policy bar by bar (orders at t fill at t+1's open), against buy-and-hold on the same bars."""
+    from tradebrain.backtest.engine import BacktestConfig, run_backtest
+    from tradebrain.backtest.metrics import summarize
+    from tradebrain.backtest.strategies import make_strategy
+    from tradebrain.data.sources.files import read_bars_csv, read_bars_parquet
+    from tradebrain.reports.backtest import write_backtest_report
+
+    try:
+        if data is None or not data.is_file():
+            raise TradebrainError(f"--data {data} is not a file; pass a CSV or Parquet file of bars")
+        if fill not in ("next-open", "close"):
+            raise TradebrainError(f"--fill must be next-open or close, got {fill!r}")
+        reader = read_bars_parquet if data.suffix.lower() in (".parquet", ".pq") else read_bars_csv
+        bars = reader(data, symbol, tz=tz)
+        params = {"sma-crossover": {"fast": fast, "slow": slow}, "random": {"seed": seed}}.get(policy, {})
+        strategy = make_strategy(policy, **params)
+        config = BacktestConfig(cash=cash, commission=commission, fill=fill)  # type: ignore[arg-type]
+        with console.status("backtesting", spinner="dots") if not as_json else contextlib.nullcontext():
+            result = run_backtest(bars, strategy, config)
+            benchmark = run_backtest(bars, make_strategy("buy-and-hold"), config)
+        trades = result.trades_frame()
+        bench_equity = benchmark.equity_frame()["equity"]
+        metrics = summarize(
+            result.equity_frame()["equity"], trades, positions=_positions(result), benchmark=bench_equity
+        )
+        bench_metrics = summarize(bench_equity, benchmark.trades_frame(), positions=_positions(benchmark))
+        folder = out or Path("runs") / f"backtest-{policy}"
+        paths = write_backtest_report(
+            result, metrics, bars["close"].to_numpy(), folder, title=f"{policy} on {symbol}",
+            benchmark=benchmark, benchmark_metrics=bench_metrics,
+        )  # fmt: skip
+    except (TradebrainError, ValueError) as error:
+        from tradebrain.cli.data import _fail
+
+        raise _fail(error) from None
+    summary = {
+        "policy": policy, "symbol": symbol, "metrics": metrics, "final_equity": result.final_equity,
+        "closed_trades": len(trades), "equity_file": str(paths["equity.csv"]), "trades_file": str(paths["trades.csv"]),
+        "report": str(paths["report.html"]),
+    }  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(summary, default=float))
+        return
+    table = Table(title=f"{policy} on {symbol}: {len(bars):,} bars, final equity ${result.final_equity:,.2f}")
+    for column in ("metric", policy, "buy-and-hold"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:,.4g}", f"{bench_metrics.get(key, float('nan')):,.4g}")
+    console.print(table)
+    console.print(f"{len(trades)} closed trades · report: [bold]{paths['report.html']}[/]")
+
+
+def _positions(result: BacktestResult) -> pd.DataFrame:
+    """Shares held per bar and symbol, for the exposure metric."""
+    return pd.DataFrame(result.positions, index=result.timestamps, columns=result.symbols)
