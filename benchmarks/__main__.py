@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 import torch
 from rich.console import Console
 
-from benchmarks import market_making_quality, report, store_speed
+from benchmarks import backtest_speed, market_making_quality, report, store_speed
 from benchmarks.env_speed import SpeedResult, run_speed
 from benchmarks.execution_quality import StudyResult, run_quality
 from benchmarks.market_making_quality import run_market_making_quality
 from benchmarks.training_speed import TrainingRow, run_training
 
-PARTS = ("speed", "training", "quality", "mm-quality", "store")
+PARTS = ("speed", "training", "quality", "mm-quality", "store", "backtest")
 T = TypeVar("T")
 
 
@@ -43,6 +43,7 @@ class Budget:
     quality_episodes: int | None = None
     market_making_seeds: int = 2
     store_bars: int = 1_500_000
+    backtest_bars: int = 1_000_000
     """How many of quality_seeds the market-making studies train (about 2 minutes each)."""
 
 
@@ -54,6 +55,7 @@ QUICK = Budget(
     quality_timesteps_scale=0.1,
     quality_episodes=200,
     store_bars=50_000,
+    backtest_bars=20_000,
 )
 
 
@@ -161,6 +163,15 @@ def run(
             results["store"] = store_rows
             console.print(store_speed.table(store_rows))
             text += store_speed.markdown(store_rows)
+        if "backtest" in parts:
+            engine_rows = _timed(
+                console,
+                "backtest speed",
+                lambda notify: backtest_speed.run_backtest_speed(budget.backtest_bars, on_progress=notify),
+            )
+            results["backtest"] = engine_rows
+            console.print(backtest_speed.table(engine_rows))
+            text += backtest_speed.markdown(engine_rows)
         json_path, md_path = report.write(out, results, text)
         console.print(f"wrote {json_path} and {md_path}")
         return results

@@ -1,0 +1,203 @@
+"""Backtest speed: the same SMA(10, 20) strategy on 1,000,000 synthetic minute bars in our
+event-driven engine, our vectorised path, backtesting.py and vectorbt (warm), plus the bars/s of an
+event-driven backtest of a small neural-network policy (observation + forward pass + risk gate).
+
+Why: the event-driven engine must be at least 10x faster than backtesting.py, the vectorised path
+at least as fast as vectorbt, and a live-style NN policy at least 100,000 bars/s. backtesting.py
+runs on a slice (it is slow) and is reported per bar; every other engine runs the full series.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+
+from benchmarks.report import verdict
+from tradebrain.agents.baselines.trading import SmaCrossover
+from tradebrain.backtest.engine import BacktestConfig, RiskGateLike, run_backtest
+from tradebrain.backtest.vectorized import run_vectorized
+from tradebrain.data.schema import validate_bars
+
+BACKTESTING_PY_BARS = 100_000
+
+
+@dataclass(frozen=True)
+class EngineRow:
+    """Bars per second of one engine on the SMA strategy (or the NN policy)."""
+
+    engine: str
+    bars: int
+    seconds: float
+    bars_per_s: float
+    trades: int
+
+
+def synthetic_bars(n: int, seed: int = 0) -> pd.DataFrame:
+    """`n` validated one-minute bars of a random walk (one symbol), for every engine alike."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, n)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    wick = np.abs(rng.normal(0.0, 5e-4, n)) * close
+    frame = pd.DataFrame(
+        {
+            "symbol": "SYN",
+            "timestamp": pd.date_range("2020-01-01", periods=n, freq="min", tz="UTC"),
+            "open": open_,
+            "high": np.maximum(open_, close) + wick,
+            "low": np.minimum(open_, close) - wick,
+            "close": close,
+            "volume": 1000.0,
+        }
+    )
+    return validate_bars(frame)
+
+
+class MlpPolicy:
+    """A small MLP (10 returns -> 32 -> 32 -> 1, tanh) in numpy: a stand-in for an exported agent."""
+
+    name = "mlp(10-32-32-1)"
+
+    def __init__(self, seed: int = 0, window: int = 10) -> None:
+        rng = np.random.default_rng(seed)
+        self.window = window
+        self.layers = [(rng.normal(0, 0.3, (window, 32)), np.zeros(32)), (rng.normal(0, 0.3, (32, 32)), np.zeros(32)),
+                       (rng.normal(0, 0.3, (32, 1)), np.zeros(1))]  # fmt: skip
+
+    def target(self, history: np.ndarray) -> float:
+        """Long when the network's output is positive, given the last `window` log returns."""
+        if len(history) <= self.window:
+            return 0.0
+        x = np.diff(np.log(history[-self.window - 1 :])) * 100.0
+        for weights, bias in self.layers:
+            x = np.tanh(x @ weights + bias)
+        return 1.0 if x[0] > 0 else 0.0
+
+    def targets(self, closes: np.ndarray) -> np.ndarray:
+        """Per-bar targets (used only by the vectorised path, not in this benchmark)."""
+        return np.array([self.target(closes[: i + 1]) for i in range(len(closes))])
+
+
+def _timed(work: Callable[[], int]) -> tuple[float, int]:
+    start = time.perf_counter()
+    trades = work()
+    return time.perf_counter() - start, trades
+
+
+def _backtesting_py(bars: pd.DataFrame) -> int:
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import SMA
+
+    class SmaCross(Strategy):  # type: ignore[misc]
+        def init(self) -> None:
+            self.fast = self.I(SMA, self.data.Close, 10)
+            self.slow = self.I(SMA, self.data.Close, 20)
+
+        def next(self) -> None:
+            if crossover(self.fast, self.slow):
+                self.buy()
+            elif crossover(self.slow, self.fast) and self.position:
+                self.position.close()
+
+    data = bars.set_index(bars["timestamp"].dt.tz_localize(None))[["open", "high", "low", "close", "volume"]]
+    data.columns = ["Open", "High", "Low", "Close", "Volume"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = Backtest(data, SmaCross, cash=10_000_000, commission=0.0).run()
+    return int(stats["# Trades"])
+
+
+def _vectorbt(bars: pd.DataFrame) -> int:
+    import vectorbt as vbt
+
+    close = bars.set_index("timestamp")["close"]
+    fast, slow = vbt.MA.run(close, 10).ma, vbt.MA.run(close, 20).ma
+    entries = (fast > slow) & (fast.shift(1) <= slow.shift(1))
+    exits = (fast < slow) & (fast.shift(1) >= slow.shift(1))
+    portfolio = vbt.Portfolio.from_signals(close, entries, exits, init_cash=10_000.0, fees=0.0)
+    return int(portfolio.trades.count())
+
+
+def run_backtest_speed(bars: int = 1_000_000, on_progress: Callable[[str], None] | None = None) -> list[EngineRow]:
+    """Every engine on the same bars (backtesting.py on the first BACKTESTING_PY_BARS)."""
+    notify = on_progress or (lambda _message: None)
+    data = synthetic_bars(bars)
+    config = BacktestConfig(cash=10_000.0, check_identity=False)
+    rows = []
+    cases: list[tuple[str, pd.DataFrame, Callable[[pd.DataFrame], int]]] = [
+        ("tradebrain event-driven", data, lambda d: len(run_backtest(d, SmaCrossover(10, 20), config).trades)),
+        ("tradebrain vectorised", data, lambda d: len(run_vectorized(d, SmaCrossover(10, 20), config).trades)),
+    ]
+    if importlib.util.find_spec("vectorbt"):
+        cases.append(("vectorbt (warm)", data, _vectorbt))
+    if importlib.util.find_spec("backtesting"):
+        cases.append(("backtesting.py", data.iloc[: min(bars, BACKTESTING_PY_BARS)], _backtesting_py))
+    for name, frame, work in cases:
+        notify(name)
+        if name.startswith("vectorbt"):
+            work(frame.iloc[:10_000])  # compile vectorbt's numba functions first: the warm number
+        seconds, trades = _timed(lambda frame=frame, work=work: work(frame))  # type: ignore[misc]
+        rows.append(EngineRow(name, len(frame), seconds, len(frame) / seconds, trades))
+    nn_bars = min(bars, 200_000)
+    notify("NN policy, event-driven, with the risk gate")
+    gate = _risk_gate()
+    seconds, trades = _timed(lambda: len(run_backtest(data.iloc[:nn_bars], MlpPolicy(), config, gate).trades))
+    rows.append(EngineRow("event-driven NN policy + risk gate", nn_bars, seconds, nn_bars / seconds, trades))
+    return rows
+
+
+def _risk_gate() -> RiskGateLike | None:
+    try:
+        from tradebrain.risk.gate import RiskGate
+        from tradebrain.risk.limits import RiskLimits
+    except ImportError:
+        return None
+    return RiskGate(RiskLimits(max_gross_leverage=1.0, max_daily_loss_pct=0.05))
+
+
+RATIOS = (
+    ("event-driven vs backtesting.py", "tradebrain event-driven", "backtesting.py", 10.0),
+    ("vectorised vs vectorbt (warm)", "tradebrain vectorised", "vectorbt (warm)", 1.0),
+)
+
+
+def _ratios(rows: list[EngineRow]) -> list[tuple[str, float, float]]:
+    speed = {row.engine: row.bars_per_s for row in rows}
+    return [(label, speed[a] / speed[b], target) for label, a, b, target in RATIOS if a in speed and b in speed]
+
+
+def table(rows: list[EngineRow]) -> Table:
+    """Engines side by side, then the ratios with their targets (and the NN target of 100k bars/s)."""
+    result = Table(title="Backtest speed: SMA(10, 20), synthetic minute bars")
+    for column in ("engine", "bars", "seconds", "bars/s", "trades"):
+        result.add_column(column, justify="left" if column == "engine" else "right")
+    for row in rows:
+        result.add_row(row.engine, f"{row.bars:,}", f"{row.seconds:.2f}", f"{row.bars_per_s:,.0f}", f"{row.trades:,}")
+    for label, value, target in _ratios(rows):
+        result.add_row(f"[bold]{label}[/]", "", "", f"{value:.2f}x (>= {target:g}x)", verdict(value >= target))
+    nn = [row for row in rows if row.engine.startswith("event-driven NN")]
+    if nn:
+        result.add_row("[bold]NN policy target[/]", "", "", ">= 100,000 bars/s", verdict(nn[0].bars_per_s >= 1e5))
+    return result
+
+
+def markdown(rows: list[EngineRow]) -> str:
+    """The same, in markdown, for results.md."""
+    lines = ["", "## Backtest speed: SMA(10, 20), synthetic minute bars", "",
+             "| engine | bars | seconds | bars/s | trades |", "|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {r.engine} | {r.bars:,} | {r.seconds:.2f} | {r.bars_per_s:,.0f} | {r.trades:,} |" for r in rows]
+    lines += ["", "| ratio | value | target | result |", "|---|---|---|---|"]
+    lines += [f"| {label} | {v:.2f}x | >= {t:g}x | {verdict(v >= t, False)} |" for label, v, t in _ratios(rows)]
+    nn = [row for row in rows if row.engine.startswith("event-driven NN")]
+    if nn:
+        lines.append(
+            f"| NN policy bars/s | {nn[0].bars_per_s:,.0f} | >= 100,000 | {verdict(nn[0].bars_per_s >= 1e5, False)} |"
+        )
+    return "\n".join(lines) + "\n"
