@@ -117,11 +117,13 @@ def _backtesting_py(bars: pd.DataFrame) -> int:
 def _vectorbt(bars: pd.DataFrame) -> int:
     import vectorbt as vbt
 
-    close = bars.set_index("timestamp")["close"]
+    # A naive DatetimeIndex: vectorbt is many times slower on a tz-aware one, and we time it at its best.
+    close = pd.Series(bars["close"].to_numpy(), index=bars["timestamp"].dt.tz_localize(None).to_numpy())
     fast, slow = vbt.MA.run(close, 10).ma, vbt.MA.run(close, 20).ma
     entries = (fast > slow) & (fast.shift(1) <= slow.shift(1))
     exits = (fast < slow) & (fast.shift(1) >= slow.shift(1))
-    portfolio = vbt.Portfolio.from_signals(close, entries, exits, init_cash=10_000.0, fees=0.0)
+    portfolio = vbt.Portfolio.from_signals(close, entries, exits, init_cash=10_000.0, fees=0.0, freq="1min")
+    portfolio.final_value()
     return int(portfolio.trades.count())
 
 
