@@ -23,7 +23,7 @@ from benchmarks.report import verdict
 from tradebrain.agents.baselines.trading import SmaCrossover
 from tradebrain.backtest.engine import BacktestConfig, RiskGateLike, run_backtest
 from tradebrain.backtest.vectorized import run_vectorized
-from tradebrain.data.schema import validate_bars
+from tradebrain.data.sources.synthetic import random_walk_bars
 
 BACKTESTING_PY_BARS = 100_000
 
@@ -41,22 +41,7 @@ class EngineRow:
 
 def synthetic_bars(n: int, seed: int = 0) -> pd.DataFrame:
     """`n` validated one-minute bars of a random walk (one symbol), for every engine alike."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, n)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    wick = np.abs(rng.normal(0.0, 5e-4, n)) * close
-    frame = pd.DataFrame(
-        {
-            "symbol": "SYN",
-            "timestamp": pd.date_range("2020-01-01", periods=n, freq="min", tz="UTC"),
-            "open": open_,
-            "high": np.maximum(open_, close) + wick,
-            "low": np.minimum(open_, close) - wick,
-            "close": close,
-            "volume": 1000.0,
-        }
-    )
-    return validate_bars(frame)
+    return random_walk_bars(n, "SYN", "2020-01-01", seed=seed, vwap_gaps=None)
 
 
 class MlpPolicy:

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import psycopg
 from rich.table import Table
 
 from benchmarks.report import verdict
+from tradebrain.data.sources.synthetic import random_walk_bars
 from tradebrain.data.store import ParquetBarStore, PostgresBarStore
 
 READ_TARGET = 20.0
@@ -44,26 +44,8 @@ class StoreSpeedRow:
 
 
 def make_bars(bars: int, symbol: str = "SYN", seed: int = 0) -> pd.DataFrame:
-    """`bars` 1-minute bars of one symbol (random-walk closes, consistent OHLC, NaN-free), vectorised."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 5e-4, bars)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    wick = np.abs(rng.normal(0.0, 3e-4, bars)) * close
-    high, low = np.maximum(open_, close) + wick, np.minimum(open_, close) - wick
-    volume = rng.integers(0, 5000, bars).astype(float)
-    return pd.DataFrame(
-        {
-            "symbol": symbol,
-            "timestamp": pd.date_range("2020-01-01", periods=bars, freq="min", tz="UTC"),
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "volume": volume,
-            "vwap": (high + low + close) / 3,
-            "trades": volume // 10,
-        }
-    )
+    """`bars` 1-minute bars of one symbol around the clock (random-walk closes, consistent OHLC)."""
+    return random_walk_bars(bars, symbol, "2020-01-01", seed=seed, volatility=5e-4, vwap_gaps=None)
 
 
 def _timed(action: Callable[[], object]) -> float:

@@ -9,36 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradebrain.data.schema import BAR_COLUMNS, DataValidationError, validate_bars
+from tradebrain.data.schema import BAR_COLUMNS, DataValidationError
+from tradebrain.data.sources.synthetic import random_walk_bars
 from tradebrain.data.store import BarStore, ParquetBarStore
 from tradebrain.data.store import parquet as parquet_module
 
 
 def make_bars(n: int, symbol: str = "TEST", start: str = "2024-02-20 22:00", seed: int = 0) -> pd.DataFrame:
-    """`n` validated bars of `symbol` from `start` (UTC), one every 20 minutes (so a few thousand
-    span several monthly partitions); a few vwap values are NaN."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, n)))
-    open_ = np.concatenate([[100.0], close[:-1]])
-    wick = np.abs(rng.normal(0.0, 5e-4, n)) * close
-    high, low = np.maximum(open_, close) + wick, np.minimum(open_, close) - wick
-    volume = rng.integers(0, 1000, n).astype(float)
-    vwap = (high + low + close) / 3
-    vwap[::7] = np.nan
-    frame = pd.DataFrame(
-        {
-            "symbol": symbol,
-            "timestamp": pd.date_range(start, periods=n, freq="20min", tz="UTC"),
-            "open": open_,
-            "high": high,
-            "low": low,
-            "close": close,
-            "volume": volume,
-            "vwap": vwap,
-            "trades": volume // 3,
-        }
-    )
-    return validate_bars(frame)
+    """`n` validated bars of `symbol` every 20min from `start` (UTC); every 7th vwap is NaN."""
+    return random_walk_bars(n, symbol, start, freq="20min", seed=seed)
 
 
 def _files(root: Path) -> dict[str, str]:

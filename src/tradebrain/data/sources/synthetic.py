@@ -123,3 +123,40 @@ def synthetic_intraday(
         }
     )
     return validate_bars(bars)
+
+
+def random_walk_bars(
+    n: int,
+    symbol: str = "TEST",
+    start: str = "2024-03-01 22:00",
+    freq: str = "min",
+    seed: int = 0,
+    volatility: float = 1e-3,
+    vwap_gaps: int | None = 7,
+) -> pd.DataFrame:
+    """`n` validated bars of a log random walk every `freq` from `start` (UTC), around the clock:
+    the quick, calendar-free series tests and benchmarks need. Every `vwap_gaps`-th vwap is NaN
+    (None: none), to exercise the optional column."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, volatility, n)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    wick = np.abs(rng.normal(0.0, volatility / 2, n)) * close
+    high, low = np.maximum(open_, close) + wick, np.minimum(open_, close) - wick
+    volume = rng.integers(0, 1000, n).astype(float)
+    vwap = (high + low + close) / 3
+    if vwap_gaps:
+        vwap[::vwap_gaps] = np.nan
+    frame = pd.DataFrame(
+        {
+            "symbol": symbol,
+            "timestamp": pd.date_range(start, periods=n, freq=freq, tz="UTC"),
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+            "vwap": vwap,
+            "trades": volume // 3,
+        }
+    )
+    return validate_bars(frame)
