@@ -216,13 +216,10 @@ def sharpe_ratio(period_returns: pd.Series, periods_per_year: float, risk_free: 
     ``rf_p = (1 + risk_free) ** (1 / ppy) - 1`` converts the annual risk-free rate to a per-period one.
     NaN (not inf) with fewer than 2 returns or when the excess returns are constant (std 0, e.g. a
     flat equity curve)."""
-    values = np.asarray(period_returns, dtype=float)
-    if values.size < 2:
+    moments = _excess_moments(period_returns, risk_free, periods_per_year)
+    if moments is None:
         return math.nan
-    excess = values - per_period_risk_free(risk_free, periods_per_year)
-    mean, std = float(np.mean(excess)), float(np.std(excess, ddof=1))
-    if _is_flat(mean, std):
-        return math.nan
+    _, mean, std = moments
     return mean / std * math.sqrt(periods_per_year)
 
 
@@ -475,16 +472,13 @@ def deflated_sharpe_ratio(
     if trials > 1 and trial_sharpe_variance is None:
         raise InputError("trial_sharpe_variance is required when trials > 1 (variance of the tried Sharpe ratios)")
     benchmark = expected_max_sharpe(trials, 0.0 if trial_sharpe_variance is None else trial_sharpe_variance)
-    values = np.asarray(period_returns, dtype=float)
-    if values.size < 2:
+    moments = _excess_moments(period_returns, risk_free, periods_per_year)
+    if moments is None:
         return math.nan
-    excess = values - per_period_risk_free(risk_free, periods_per_year)
-    mean, std = float(np.mean(excess)), float(np.std(excess, ddof=1))
-    if _is_flat(mean, std):
-        return math.nan
+    excess, mean, std = moments
     skewness = float(stats.skew(excess, bias=True))
     kurtosis = float(stats.kurtosis(excess, fisher=False, bias=True))
-    return probabilistic_sharpe_ratio(mean / std, benchmark, values.size, skewness, kurtosis)
+    return probabilistic_sharpe_ratio(mean / std, benchmark, excess.size, skewness, kurtosis)
 
 
 # -------------------------------------------------------------------------------------------------- summary
@@ -545,3 +539,16 @@ def summarize(
 def empty_trades() -> pd.DataFrame:
     """A trade list with no rows and the expected columns."""
     return pd.DataFrame({column: pd.Series(dtype=float) for column in TRADE_COLUMNS})
+
+
+def _excess_moments(
+    period_returns: pd.Series | np.ndarray, risk_free: float, periods_per_year: float
+) -> tuple[np.ndarray, float, float] | None:
+    """(excess returns, their mean, their std with ddof=1), or None when a Sharpe ratio is
+    undefined: fewer than 2 returns, or constant excess returns."""
+    values = np.asarray(period_returns, dtype=float)
+    if values.size < 2:
+        return None
+    excess = values - per_period_risk_free(risk_free, periods_per_year)
+    mean, std = float(np.mean(excess)), float(np.std(excess, ddof=1))
+    return None if _is_flat(mean, std) else (excess, mean, std)

@@ -4,14 +4,12 @@ and the Almgren-Chriss optimum on the same held-out episodes."""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import Field, field_validator, model_validator
 from rich.progress import track
 
@@ -22,6 +20,7 @@ from tradebrain.agents.training import TrainConfig, TrainedAgent, train_agent
 from tradebrain.backtest.execution import ExecutionReport, evaluation_seeds, measure, run_episodes
 from tradebrain.core.config import StrictModel
 from tradebrain.core.console import stderr_console
+from tradebrain.desks.runs import run_summary, start_run, timed, training_note
 from tradebrain.envs.execution.config import ExecutionEnvConfig
 from tradebrain.envs.execution.vec_env import ExecutionVecEnv
 from tradebrain.market.almgren_chriss import (
@@ -196,33 +195,25 @@ class StudyResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary for scripts."""
-        return {
-            "name": self.config.name,
-            "run_dir": str(self.run_dir),
-            "report": str(self.report_path),
-            "model": str(self.model_path) if self.model_path else None,
-            "train_seconds": self.train_seconds,
-            "analysis": self.analysis,
-            **self.report.as_dict(),
-        }
+        head = run_summary(
+            self.config.name, self.run_dir, self.report_path, self.model_path, self.train_seconds,
+            analysis=self.analysis,
+        )  # fmt: skip
+        return {**head, **self.report.as_dict()}
 
 
 def run_study(config: ExecutionDeskConfig, runs_root: Path, progress: bool = True) -> StudyResult:
     """Train an agent, evaluate it with the baselines on the same held-out episodes, write the report."""
-    run_dir = runs_root / config.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    started = time.perf_counter()
-    agent = train(config, run_dir, progress=progress)
-    train_seconds = time.perf_counter() - started
+    run_dir = start_run(config, config.name, runs_root)
+    agent, train_seconds = timed(lambda: train(config, run_dir, progress=progress))
     policies = [*baseline_policies(config, config.evaluate.baselines, config.evaluate.vwap_profile), agent.policy]
     report = evaluate(config, policies, progress=progress)
     analysis = analyze(config)
+    evaluation = config.evaluate
     notes = [
-        f"{agent.policy.name} trained for {config.train.timesteps:,} env steps (seed {config.train.seed}) "
-        f"in {train_seconds:.0f} s; evaluated on {config.evaluate.episodes:,} held-out episodes "
-        f"(seeds {config.evaluate.seed_offset:,}+), the same episodes for every policy."
-    ]
+        training_note(agent.policy.name, config.train.timesteps, config.train.seed, train_seconds,
+                      evaluation.episodes, evaluation.seed_offset)
+    ]  # fmt: skip
     report_path = write_execution_report(
         report, config, run_dir, title=config.name, agents=[agent.policy.name], analysis=analysis, notes=notes
     )

@@ -3,13 +3,11 @@ the symmetric quoter and GLFT on the same held-out episodes (mean-variance utili
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, field_validator
 from rich.progress import track
 
@@ -22,6 +20,7 @@ from tradebrain.backtest.market_making import MarketMakingReport, measure_market
 from tradebrain.backtest.market_making_runs import run_market_making
 from tradebrain.core.config import StrictModel
 from tradebrain.core.console import stderr_console
+from tradebrain.desks.runs import run_summary, start_run, timed, training_note
 from tradebrain.envs.market_making.config import MarketMakingEnvConfig
 from tradebrain.envs.market_making.vec_env import MarketMakingVecEnv
 from tradebrain.reports.market_making import write_market_making_report
@@ -118,29 +117,20 @@ class MarketMakingStudy:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary for scripts."""
-        return {
-            "name": self.config.name,
-            "run_dir": str(self.run_dir),
-            "report": str(self.report_path),
-            "model": str(self.model_path) if self.model_path else None,
-            "train_seconds": self.train_seconds,
-            **self.report.as_dict(),
-        }
+        head = run_summary(self.config.name, self.run_dir, self.report_path, self.model_path, self.train_seconds)
+        return {**head, **self.report.as_dict()}
 
 
 def run_study(config: MarketMakingDeskConfig, runs_root: Path, progress: bool = True) -> MarketMakingStudy:
     """Train, evaluate with the baselines on the same held-out episodes, and write the report."""
-    run_dir = runs_root / config.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    started = time.perf_counter()
-    agent = train(config, run_dir, progress=progress)
-    train_seconds = time.perf_counter() - started
+    run_dir = start_run(config, config.name, runs_root)
+    agent, train_seconds = timed(lambda: train(config, run_dir, progress=progress))
     report = evaluate(config, [*baseline_policies(config, config.evaluate.baselines), agent.policy], progress)
+    evaluation = config.evaluate
     notes = [
-        f"{agent.policy.name} trained for {config.train.timesteps:,} env steps (seed {config.train.seed}) in "
-        f"{train_seconds:.0f} s; evaluated on {config.evaluate.episodes:,} held-out episodes, the same for all."
-    ]
+        training_note(agent.policy.name, config.train.timesteps, config.train.seed, train_seconds,
+                      evaluation.episodes, evaluation.seed_offset)
+    ]  # fmt: skip
     path = write_market_making_report(
         report, run_dir, title=config.name, config=config, agents=[agent.policy.name], notes=notes
     )

@@ -1,0 +1,51 @@
+"""What every desk study does around its own training and evaluation: a run folder holding the
+resolved config, timed training, and the summary scripts read with --json."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+def start_run(config: BaseModel, name: str, runs_root: Path) -> Path:
+    """runs_root/name, created, with the fully resolved config.yaml in it (the run is reproducible)."""
+    run_dir = runs_root / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    return run_dir
+
+
+def timed(work: Callable[[], T]) -> tuple[T, float]:
+    """The result of `work` and the seconds it took."""
+    started = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - started
+
+
+def training_note(agent: str, timesteps: int, seed: int, seconds: float, episodes: int, offset: int) -> str:
+    """One line for the report: how the agent was trained and on which held-out episodes it was judged."""
+    return (
+        f"{agent} trained for {timesteps:,} env steps (seed {seed}) in {seconds:.0f} s; evaluated on "
+        f"{episodes:,} held-out episodes (seeds {offset:,}+), the same episodes for every policy."
+    )
+
+
+def run_summary(
+    name: str, run_dir: Path, report: Path, model: Path | None, train_seconds: float, **extra: Any
+) -> dict[str, Any]:
+    """The JSON-ready head of a study's summary; desks add their own results after it."""
+    return {
+        "name": name,
+        "run_dir": str(run_dir),
+        "report": str(report),
+        "model": str(model) if model else None,
+        "train_seconds": train_seconds,
+        **extra,
+    }
