@@ -140,9 +140,8 @@ def run(
             for table in report.quality_tables(quality):
                 console.print(table)
         text = report.markdown(results, speed, training, quality)
-        if "mm-quality" in parts:
-            market_making = _timed(
-                console,
+        extra_parts: dict[str, tuple[str, Callable[[Callable[[str], None]], Any], Any]] = {
+            "mm-quality": (
                 "market-making quality",
                 lambda notify: run_market_making_quality(
                     budget.quality_seeds[: budget.market_making_seeds],
@@ -150,28 +149,25 @@ def run(
                     budget.quality_episodes,
                     on_progress=notify,
                 ),
-            )
-            results["market_making_quality"] = market_making
-            console.print(market_making_quality.table(market_making))
-            text += market_making_quality.markdown(market_making)
-        if "store" in parts:
-            store_rows = _timed(
-                console,
+                market_making_quality,
+            ),
+            "store": (
                 "bar store speed",
                 lambda notify: store_speed.run_store_speed(budget.store_bars, on_progress=notify),
-            )
-            results["store"] = store_rows
-            console.print(store_speed.table(store_rows))
-            text += store_speed.markdown(store_rows)
-        if "backtest" in parts:
-            engine_rows = _timed(
-                console,
+                store_speed,
+            ),
+            "backtest": (
                 "backtest speed",
                 lambda notify: backtest_speed.run_backtest_speed(budget.backtest_bars, on_progress=notify),
-            )
-            results["backtest"] = engine_rows
-            console.print(backtest_speed.table(engine_rows))
-            text += backtest_speed.markdown(engine_rows)
+                backtest_speed,
+            ),
+        }
+        for part, (label, work, module) in extra_parts.items():
+            if part in parts:
+                rows = _timed(console, label, work)
+                results[part.replace("-", "_")] = rows
+                console.print(module.table(rows))
+                text += module.markdown(rows)
         json_path, md_path = report.write(out, results, text)
         console.print(f"wrote {json_path} and {md_path}")
         return results

@@ -17,40 +17,25 @@ from tradebrain.core.errors import InputError
 from tradebrain.data.schema import validate_bars
 
 
+def _bars(symbol: str, raw: pd.DataFrame, timestamps: pd.Series) -> pd.DataFrame:
+    """gym-anytrading's Open/High/Low/Close/Volume columns in the bar schema, validated."""
+    columns = {name.lower(): raw[name] for name in ("Open", "High", "Low", "Close", "Volume")}
+    return validate_bars(pd.DataFrame({"symbol": symbol, "timestamp": timestamps, **columns}))
+
+
 def _googl_daily() -> pd.DataFrame:
     from gym_anytrading.datasets import STOCKS_GOOGL
 
     raw = STOCKS_GOOGL.reset_index()
-    bars = pd.DataFrame(
-        {
-            "symbol": "GOOGL",
-            "timestamp": pd.to_datetime(raw["Date"]).dt.tz_localize("UTC"),
-            "open": raw["Open"],
-            "high": raw["High"],
-            "low": raw["Low"],
-            "close": raw["Close"],
-            "volume": raw["Volume"],
-        }
-    )
-    return validate_bars(bars)
+    return _bars("GOOGL", raw, pd.to_datetime(raw["Date"]).dt.tz_localize("UTC"))
 
 
 def _eurusd_hourly() -> pd.DataFrame:
     from gym_anytrading.datasets import FOREX_EURUSD_1H_ASK
 
     raw = FOREX_EURUSD_1H_ASK.reset_index()
-    bars = pd.DataFrame(
-        {
-            "symbol": "EURUSD",
-            "timestamp": pd.to_datetime(raw["Time"], format="%d.%m.%Y %H:%M:%S.%f").dt.tz_localize("UTC"),
-            "open": raw["Open"],
-            "high": raw["High"],
-            "low": raw["Low"],
-            "close": raw["Close"],
-            "volume": raw["Volume"],
-        }
-    )
-    return validate_bars(bars)
+    stamps = pd.to_datetime(raw["Time"], format="%d.%m.%Y %H:%M:%S.%f").dt.tz_localize("UTC")
+    return _bars("EURUSD", raw, stamps)
 
 
 _LOADERS: dict[str, tuple[str, Callable[[], pd.DataFrame]]] = {
