@@ -21,6 +21,9 @@ How an order is reviewed (position p shares, order q, price P = account.prices[s
    s along the order (true for a single position and "monotone enough" for a book, since VaR is
    convex in the weights for the parametric method).
 
+The arithmetic of every rule lives in `tradebrain.risk.rules` (compiled), shared with the
+compiled backtest loop; this class adapts it to Orders, AccountViews and timestamps, and logs.
+
 Limits are evaluated at the marks the account carries, before fees; a fill's fee lowers NAV by
 the fee only. Rounding an approved quantity towards zero (e.g. to whole shares) keeps the
 position and leverage limits, since it stays inside the allowed interval.
@@ -37,17 +40,17 @@ import pandas as pd
 
 from tradebrain.core.errors import InputError
 from tradebrain.core.types import AccountView, Order
+from tradebrain.risk import rules
 from tradebrain.risk.limits import RiskLimits
-from tradebrain.risk.var import var_function
+from tradebrain.risk.var import _check_returns
 
-RULE_POSITION = "max_position_pct"
-RULE_LEVERAGE = "max_gross_leverage"
-RULE_DAILY_LOSS = "max_daily_loss_pct"
-RULE_DRAWDOWN = "max_drawdown_pct"
-RULE_VAR = "var_limit_pct"
-RULE_EQUITY = "nonpositive_equity"
-
-_SEARCH_STEPS = 40
+RULE_POSITION = rules.RULE_NAMES[rules.POSITION]
+RULE_LEVERAGE = rules.RULE_NAMES[rules.LEVERAGE]
+RULE_DAILY_LOSS = rules.RULE_NAMES[rules.DAILY_LOSS]
+RULE_DRAWDOWN = rules.RULE_NAMES[rules.DRAWDOWN]
+RULE_VAR = rules.RULE_NAMES[rules.VAR]
+RULE_EQUITY = rules.RULE_NAMES[rules.EQUITY]
+_NO_RETURNS = np.zeros((0, 1))
 
 
 @dataclass(frozen=True)
@@ -80,48 +83,70 @@ class RiskDecision:
         return 0.0 if self.order is None else self.order.quantity
 
 
-def _utc_date(timestamp: pd.Timestamp) -> pd.Timestamp:
-    """The UTC calendar date of `timestamp` (naive timestamps are taken as UTC)."""
+def utc_day(timestamp: pd.Timestamp) -> int:
+    """Days since 1970-01-01 of `timestamp`'s UTC date (naive timestamps are taken as UTC)."""
     ts = pd.Timestamp(timestamp)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.normalize()
+    return int(ts.value // rules.NANOS_PER_DAY)
 
 
 def is_risk_reducing(position: float, quantity: float) -> bool:
     """True when the order moves the position towards zero without crossing it."""
-    new = position + quantity
-    return abs(new) <= abs(position) and (new == 0.0 or (new > 0.0) == (position > 0.0))
+    return bool(rules.is_risk_reducing(float(position), float(quantity)))
+
+
+def review_reason(rule: int, limits: RiskLimits, bound_shares: float | None = None) -> str:
+    """Why a review changed an order, in words."""
+    if rule in (rules.DAILY_LOSS, rules.DRAWDOWN):
+        return "halted: no new risk"
+    if rule == rules.EQUITY:
+        return "NAV is not positive"
+    if rule == rules.VAR:
+        return f"VaR at {limits.var_level:.0%} capped at {limits.var_limit_pct:.2%} of NAV"
+    if bound_shares is not None:
+        return f"|position| capped at {max(bound_shares, 0.0):.6g} shares"
+    return f"position capped by {rules.RULE_NAMES[rule]}"
 
 
 @dataclass
 class RiskGate:
     """Stateful gate enforcing `limits`; see the module docstring for the rules and their order.
 
-    `log` collects every denial, resize and forced flatten as a RiskEvent.
+    `log` collects every denial, resize and forced flatten as a RiskEvent. `state` is the rules'
+    state vector (peak, halts; layout in risk/rules.py), shared with the compiled backtest loop.
     """
 
     limits: RiskLimits
-    log: list[RiskEvent] = field(default_factory=list)
-    _daily_halt_date: pd.Timestamp | None = field(default=None, repr=False)
-    _drawdown_halt: bool = field(default=False, repr=False)
-    _peak: float = field(default=-math.inf, repr=False)
-    _use_account_peak: bool = field(default=True, repr=False)
+    state: np.ndarray = field(default_factory=rules.new_state, repr=False)
+    _log: list[RiskEvent] = field(default_factory=list, repr=False)
+    _deferred: list[Callable[[], list[RiskEvent]]] = field(default_factory=list, repr=False)
+
+    @property
+    def log(self) -> list[RiskEvent]:
+        """Every intervention so far, in order."""
+        while self._deferred:
+            self._log.extend(self._deferred.pop(0)())
+        return self._log
+
+    def defer_log(self, events: Callable[[], list[RiskEvent]]) -> None:
+        """Append the events `events()` returns when the log is next read: a backtest's thousands
+        of interventions cost nothing until someone looks at them."""
+        self._deferred.append(events)
+
+    @property
+    def limits_vector(self) -> np.ndarray:
+        """The limits in the compiled rules' layout."""
+        return rules.limits_vector(self.limits)
 
     # ----------------------------------------------------------------------------- halts
     def halted_rule(self, timestamp: pd.Timestamp) -> str | None:
         """The rule that forbids new risk at `timestamp` (drawdown first), or None."""
-        if self._drawdown_halt:
-            return RULE_DRAWDOWN
-        if self._daily_halt_date is not None and _utc_date(timestamp) <= self._daily_halt_date:
-            return RULE_DAILY_LOSS
-        return None
+        code = rules.halted_rule(self.state, utc_day(timestamp))
+        return rules.RULE_NAMES[code] if code else None
 
     def reset(self) -> None:
         """Lift every halt and restart the drawdown peak from the next marked equity."""
-        self._drawdown_halt = False
-        self._daily_halt_date = None
-        self._peak = -math.inf
-        self._use_account_peak = False
+        self.state[:] = rules.new_state(use_account_peak=False)
 
     def mark(self, account: AccountView, timestamp: pd.Timestamp) -> list[Order]:
         """Check the loss limits at this bar's marks; return the orders that flatten the book if halted.
@@ -133,25 +158,20 @@ class RiskGate:
         on later bars if the caller did not fill it), each logged.
         """
         equity = account.equity
-        self._peak = max(self._peak, equity)
-        peak = max(self._peak, account.peak_equity) if self._use_account_peak else self._peak
-        reasons: dict[str, str] = {}
-        dd = self.limits.max_drawdown_pct
-        if dd is not None and peak > 0 and equity <= peak * (1.0 - dd):
-            if not self._drawdown_halt:
-                reasons[RULE_DRAWDOWN] = f"equity {equity:.2f} is {1 - equity / peak:.2%} below peak"
-            self._drawdown_halt = True
-        daily = self.limits.max_daily_loss_pct
-        start = account.day_start_equity
-        if daily is not None and start > 0 and equity <= start * (1.0 - daily):
-            today = _utc_date(timestamp)
-            if self._daily_halt_date is None or today > self._daily_halt_date:
-                reasons.setdefault(RULE_DAILY_LOSS, f"equity {equity:.2f} is {1 - equity / start:.2%} below day start")
-            self._daily_halt_date = today
-        rule = self.halted_rule(timestamp)
-        if rule is None:
+        halted, fired = rules.mark_loss_limits(
+            self.state, self.limits_vector, equity, account.peak_equity, account.day_start_equity, utc_day(timestamp)
+        )
+        if not halted:
             return []
-        reason = reasons.get(rule, "halted: flattening remaining positions")
+        rule = rules.RULE_NAMES[halted]
+        if fired == halted == rules.DRAWDOWN:
+            peak = max(self.state[rules.S_PEAK], account.peak_equity)
+            reason = f"equity {equity:.2f} is {1 - equity / peak:.2%} below peak"
+        elif fired == halted == rules.DAILY_LOSS:
+            start = account.day_start_equity
+            reason = f"equity {equity:.2f} is {1 - equity / start:.2%} below day start"
+        else:
+            reason = "halted: flattening remaining positions"
         orders = []
         for symbol, quantity in account.positions.items():
             if quantity != 0.0:
@@ -179,62 +199,37 @@ class RiskGate:
         if price is None or not math.isfinite(price) or price <= 0:
             raise InputError(f"no positive finite price for {order.symbol} in the account (got {price})")
         p = float(account.positions.get(order.symbol, 0.0))
-        if q == 0.0 or is_risk_reducing(p, q):
-            return RiskDecision(order, order)
-        # the reducing part: flatten when the order crosses zero, nothing otherwise
-        reduce_q = -p if p != 0.0 and p + q != 0.0 and (p + q > 0.0) != (p > 0.0) else 0.0
-        halted = self.halted_rule(timestamp)
-        if halted is not None:
-            return self._decide(order, reduce_q, halted, "halted: no new risk", timestamp)
         nav = account.equity
-        if nav <= 0.0:
-            return self._decide(order, reduce_q, RULE_EQUITY, f"NAV {nav:.2f} is not positive", timestamp)
-
-        approved_q, rule, reason = q, None, ""
-        bound, bound_rule = math.inf, ""
-        if self.limits.max_position_pct is not None:
-            bound, bound_rule = self.limits.max_position_pct * nav / price, RULE_POSITION
-        if self.limits.max_gross_leverage is not None:
-            other = account.gross_exposure - abs(p) * price
-            lev_bound = (self.limits.max_gross_leverage * nav - other) / price
-            if lev_bound < bound:
-                bound, bound_rule = lev_bound, RULE_LEVERAGE
-        target = p + q
-        if abs(target) > bound:
-            hi = max(bound, p, 0.0)
-            lo = min(-bound, p, 0.0)
-            clipped = min(max(target, lo), hi)
-            approved_q, rule = clipped - p, bound_rule
-            reason = f"|position| capped at {max(bound, 0.0):.6g} shares"
-
-        if self.limits.var_limit_pct is not None and returns is not None and approved_q != 0.0:
-            limit = self.limits.var_limit_pct
-            s_reduce = reduce_q / q
-            s_hi = approved_q / q
-
-            var_of = self._var_model(account, order.symbol, nav, returns)
-
-            def var_at(scale: float) -> float:
-                return var_of(p + scale * q)
-
-            if var_of(p + approved_q) > limit:
-                lo_s, hi_s = s_reduce, s_hi
-                for _ in range(_SEARCH_STEPS):
-                    mid = 0.5 * (lo_s + hi_s)
-                    if var_at(mid) <= limit:
-                        lo_s = mid
-                    else:
-                        hi_s = mid
-                approved_q, rule = (reduce_q if lo_s == s_reduce else lo_s * q), RULE_VAR
-                reason = f"VaR at {self.limits.var_level:.0%} capped at {limit:.2%} of NAV"
-        if rule is None:
+        matrix, weights, index = _NO_RETURNS, np.zeros(1), 0
+        if returns is not None and self.limits.var_limit_pct is not None and nav > 0.0:
+            matrix, weights, index = self._var_inputs(account, order.symbol, nav, returns)
+        approved, rule = rules.review_quantity(
+            self.state, self.limits_vector, p, q, float(price), nav, account.gross_exposure,
+            utc_day(timestamp), matrix, weights, index,
+        )  # fmt: skip
+        if rule == rules.NO_RULE:
             return RiskDecision(order, order)
-        return self._decide(order, approved_q, rule, reason, timestamp)
+        bound = self._bound(account, p, float(price), nav) if rule in (rules.POSITION, rules.LEVERAGE) else None
+        reason = review_reason(rule, self.limits, bound)
+        name = rules.RULE_NAMES[rule]
+        self.log.append(RiskEvent(timestamp, order.symbol, name, order.quantity, approved, reason))
+        approved_order = Order(order.symbol, approved, order.reason) if approved != 0.0 else None
+        return RiskDecision(order, approved_order, name, reason)
 
-    def _var_model(
+    def _bound(self, account: AccountView, position: float, price: float, nav: float) -> float:
+        """The |position| bound (shares) the position and leverage limits allow, for the log."""
+        bound = math.inf
+        if self.limits.max_position_pct is not None:
+            bound = self.limits.max_position_pct * nav / price
+        if self.limits.max_gross_leverage is not None:
+            other = account.gross_exposure - abs(position) * price
+            bound = min(bound, (self.limits.max_gross_leverage * nav - other) / price)
+        return bound
+
+    def _var_inputs(
         self, account: AccountView, symbol: str, nav: float, returns: Mapping[str, np.ndarray]
-    ) -> Callable[[float], float]:
-        """VaR (fraction of NAV) of the book as a function of `symbol`'s new position in shares."""
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Returns matrix, book weights and the order's column for the VaR rule."""
         held = sorted({s for s, qty in account.positions.items() if qty != 0.0} | {symbol})
         missing = [s for s in held if s not in returns]
         if missing:
@@ -243,19 +238,6 @@ class RiskGate:
         lengths = {len(c) for c in columns}
         if len(lengths) != 1:
             raise InputError(f"returns for {held} must have equal lengths, got {sorted(lengths)}")
-        matrix = np.column_stack(columns)[-self.limits.var_window :]
-        var_of_weights = var_function(matrix, self.limits.var_method, self.limits.var_level)
+        matrix = _check_returns(np.column_stack(columns)[-self.limits.var_window :], self.limits.var_level)
         weights = np.array([account.positions.get(s, 0.0) * account.prices[s] / nav for s in held])
-        index, price = held.index(symbol), account.prices[symbol]
-
-        def var_of(new_position: float) -> float:
-            weights[index] = new_position * price / nav
-            return var_of_weights(weights)
-
-        return var_of
-
-    def _decide(self, order: Order, approved_q: float, rule: str, reason: str, timestamp: pd.Timestamp) -> RiskDecision:
-        """A resize (or denial when nothing is left), logged."""
-        self.log.append(RiskEvent(timestamp, order.symbol, rule, order.quantity, approved_q, reason))
-        approved = Order(order.symbol, approved_q, order.reason) if approved_q != 0.0 else None
-        return RiskDecision(order, approved, rule, reason)
+        return np.ascontiguousarray(matrix), weights, held.index(symbol)

@@ -3,7 +3,8 @@
 Weights are position values as fractions of NAV (signed, shorts negative); returns are simple
 daily returns per asset, one row per day. VaR is reported as a loss, a positive number for a
 book that can lose money, as a fraction of NAV. Written by hand because it is a few lines of
-numpy and the risk layer must not depend on a heavy risk library.
+numpy and the risk layer must not depend on a heavy risk library. `book_var` is compiled so the
+risk gate's rules (risk/rules.py) can call it from the compiled backtest loop too.
 """
 
 from __future__ import annotations
@@ -13,8 +14,80 @@ from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
+from numba import njit
 
 from tradebrain.core.errors import InputError
+
+HISTORICAL, PARAMETRIC = 0, 1
+
+
+@njit(cache=True)
+def linear_quantile(ordered: np.ndarray, level: float) -> float:
+    """numpy's default ("linear", Hyndman-Fan type 7) quantile of sorted values, bit for bit:
+    position level * (n - 1), interpolated as numpy's `_lerp` does."""
+    position = level * (ordered.shape[0] - 1)
+    lo = int(np.floor(position))
+    hi = min(lo + 1, ordered.shape[0] - 1)
+    gamma = position - lo
+    a, b = ordered[lo], ordered[hi]
+    if gamma >= 0.5:
+        return float(b - (b - a) * (1.0 - gamma))
+    return float(a + (b - a) * gamma)
+
+
+@njit(cache=True)
+def upper_quantile(values: np.ndarray, level: float) -> float:
+    """`linear_quantile(np.sort(values), level)` without sorting everything: a VaR quantile sits
+    among the few largest values, so only those are kept (sorted) in one pass."""
+    n = values.shape[0]
+    lo = int(np.floor(level * (n - 1)))
+    keep = n - lo
+    if keep > 32:
+        return linear_quantile(np.sort(values), level)
+    top = np.full(keep, -np.inf)  # ascending: top[0] is the smallest kept value
+    for value in values:
+        if value > top[0]:
+            i = 0
+            while i + 1 < keep and top[i + 1] < value:
+                top[i] = top[i + 1]
+                i += 1
+            top[i] = value
+    ordered = np.empty(n)
+    ordered[lo:] = top
+    ordered[:lo] = top[0]  # never read: linear_quantile only reads positions lo and lo + 1
+    return linear_quantile(ordered, level)
+
+
+@njit(cache=True)
+def book_var(returns: np.ndarray, weights: np.ndarray, method: int, level: float, z: float) -> float:
+    """VaR (fraction of NAV) of `weights` over `returns` (days, assets): HISTORICAL, the `level`
+    quantile of the daily losses -(returns @ weights); PARAMETRIC, z * sqrt(w' S w) - w' mu with the
+    column means mu and the sample covariance S (ddof = 1)."""
+    days, assets = returns.shape
+    if method == HISTORICAL:
+        losses = np.empty(days)
+        for d in range(days):
+            total = 0.0
+            for a in range(assets):
+                total += returns[d, a] * weights[a]
+            losses[d] = -total
+        return upper_quantile(losses, level)
+    mu = np.zeros(assets)
+    for d in range(days):
+        for a in range(assets):
+            mu[a] += returns[d, a]
+    mu /= days
+    variance = 0.0
+    for a in range(assets):
+        for b in range(assets):
+            covariance = 0.0
+            for d in range(days):
+                covariance += (returns[d, a] - mu[a]) * (returns[d, b] - mu[b])
+            variance += weights[a] * weights[b] * covariance / (days - 1)
+    mean = 0.0
+    for a in range(assets):
+        mean += weights[a] * mu[a]
+    return float(z * np.sqrt(max(variance, 0.0)) - mean)
 
 
 def _check_returns(returns: np.ndarray, level: float) -> np.ndarray:
@@ -33,25 +106,16 @@ def _check_returns(returns: np.ndarray, level: float) -> np.ndarray:
 def var_function(
     returns: np.ndarray, method: Literal["historical", "parametric"] = "historical", level: float = 0.99
 ) -> Callable[[np.ndarray], float]:
-    """VaR as a function of the weights, with `returns` validated (and, for the parametric method,
-    its mean and covariance computed) once: the risk gate evaluates many weights per order."""
-    r = _check_returns(returns, level)
-    if method == "historical":
-
-        def historical(weights: np.ndarray) -> float:
-            w = _check_weights(weights, r.shape[1])
-            return float(np.quantile(-(r @ w), level))
-
-        return historical
-    mu = r.mean(axis=0)
-    sigma = np.atleast_2d(np.cov(r, rowvar=False, ddof=1))
+    """VaR as a function of the weights, with `returns` validated once: the risk gate evaluates
+    many weights per order."""
+    r = np.ascontiguousarray(_check_returns(returns, level))
+    code = HISTORICAL if method == "historical" else PARAMETRIC
     z = NormalDist().inv_cdf(level)
 
-    def parametric(weights: np.ndarray) -> float:
-        w = _check_weights(weights, r.shape[1])
-        return float(z * np.sqrt(max(float(w @ sigma @ w), 0.0)) - w @ mu)
+    def var_of_weights(weights: np.ndarray) -> float:
+        return float(book_var(r, _check_weights(weights, r.shape[1]), code, level, z))
 
-    return parametric
+    return var_of_weights
 
 
 def _check_weights(weights: np.ndarray, assets: int) -> np.ndarray:

@@ -3,8 +3,6 @@ long/short, flat at the close, several symbols and the risk gate."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +15,7 @@ from tradebrain.backtest.engine import (
     run_backtest,
 )
 from tradebrain.core.errors import InputError
-from tradebrain.core.types import AccountView, Order
+from tradebrain.risk import RiskGate, RiskLimits
 
 
 def bars_of(opens: list[float], closes: list[float], symbol: str = "X", freq: str = "D") -> pd.DataFrame:
@@ -197,59 +195,19 @@ def test_several_symbols_share_the_cash() -> None:
         run_backtest(pd.concat([walk_bars(50, 4, "A"), walk_bars(40, 5, "B")], ignore_index=True), BuyAndHold())
 
 
-@dataclass(frozen=True)
-class Decision:
-    order: Order | None
-    rule: str
-
-
-class CapGate:
-    """Caps buys at `cap` shares, denies shorts; flattens everything at bar `flatten_at`."""
-
-    def __init__(self, cap: float, flatten_at: int) -> None:
-        self.cap, self.flatten_at = cap, flatten_at
-        self.calls: list[tuple[str, pd.Timestamp]] = []
-        self.bar = -1
-
-    def review(self, order: Order, account: AccountView, timestamp: pd.Timestamp) -> Decision:
-        self.calls.append(("review", timestamp))
-        if order.quantity > self.cap:
-            return Decision(Order(order.symbol, self.cap, "capped"), "max-position")
-        return Decision(order, "")
-
-    def mark(self, account: AccountView, timestamp: pd.Timestamp) -> list[Order]:
-        self.calls.append(("mark", timestamp))
-        self.bar += 1
-        assert account.equity == pytest.approx(
-            account.cash + sum(q * account.prices[s] for s, q in account.positions.items())
-        )
-        if self.bar == self.flatten_at:
-            return [Order(s, -q, "kill") for s, q in account.positions.items() if q]
-        return []
-
-
-class CallLog(Schedule):
-    def __init__(self, schedule: list[float], log: list[tuple[str, pd.Timestamp]]) -> None:
-        super().__init__(schedule)
-        self.log = log
-
-    def target(self, history: np.ndarray) -> float:
-        self.log.append(("policy", pd.Timestamp(0)))
-        return super().target(history)
-
-
-def test_risk_gate_reviews_every_order_and_marks_before_the_policy() -> None:
-    bars = bars_of([10.0] * 6, [10.0] * 6)
-    gate = CapGate(cap=3, flatten_at=3)
-    policy = CallLog([1, 1, 1, 1, 1, 1], gate.calls)
-    result = run_backtest(bars, policy, BacktestConfig(cash=1000.0), risk_gate=gate)
-    kinds = [kind for kind, _ in gate.calls]
-    assert kinds[:2] == ["mark", "policy"] and kinds.count("mark") == 6
-    assert all(kinds[i + 1] == "policy" for i, kind in enumerate(kinds) if kind == "mark")
-    # Buy of 100 capped to 3 at bar 1; the kill switch flattens at bar 3's close; re-entry at bar 4.
-    assert result.positions[:, 0].tolist() == [0, 3, 3, 0, 3, 3]
-    assert [e.rule for e in result.risk_events] == ["max-position", "max-position"]
+def test_risk_gate_caps_entries_marks_before_the_policy_and_logs_the_rule() -> None:
+    # cash 1000 at price 10; leverage 0.5 caps the entry at 50 shares. Bar 3 closes at 8: the day's
+    # loss (100 = 10%) breaches the 5% daily limit, so the gate flattens at that close, before the
+    # policy decides (its target stays long); bar 4 is a new UTC day, so the order fills at its open,
+    # capped at floor(0.5 * 900 / 8) = 56 whole shares.
+    closes = [10.0, 10.0, 10.0, 8.0, 8.0, 8.0, 8.0]
+    gate = RiskGate(RiskLimits(max_gross_leverage=0.5, max_daily_loss_pct=0.05))
+    result = run_backtest(bars_of(closes, closes), BuyAndHold(), BacktestConfig(cash=1000.0), risk_gate=gate)
+    assert result.positions[:, 0].tolist() == [0, 50, 50, 0, 56, 56, 56]
+    assert [e.rule for e in result.risk_events] == ["max_gross_leverage", "max_gross_leverage"]
     assert result.risk_events[0].requested.quantity == 100 and result.risk_events[0].approved is not None
+    assert [e.rule for e in gate.log] == ["max_gross_leverage", "max_daily_loss_pct", "max_gross_leverage"]
+    assert gate.log[1].timestamp == result.timestamps[3] and gate.log[1].approved == -50
 
 
 def test_bad_config_and_bad_bars_fail_fast() -> None:

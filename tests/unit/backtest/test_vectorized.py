@@ -13,6 +13,7 @@ from tradebrain.backtest.engine import BacktestConfig, BacktestResult, run_backt
 from tradebrain.backtest.vectorized import run_vectorized
 from tradebrain.core.errors import InputError
 from tradebrain.data.sources.files import read_bars_csv
+from tradebrain.risk import RiskGate, RiskLimits
 
 NVDA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "nvda-daily-1999-2014.csv"
 
@@ -48,6 +49,7 @@ class Momentum:
 
 def assert_same(event: BacktestResult, fast: BacktestResult) -> None:
     assert event.trades == fast.trades
+    assert event.risk_events == fast.risk_events
     assert event.fills == fast.fills
     np.testing.assert_allclose(fast.equity, event.equity, rtol=1e-9, atol=0)
     np.testing.assert_allclose(fast.cash, event.cash, rtol=1e-9, atol=0)
@@ -73,7 +75,9 @@ POLICIES: list[SignalPolicy] = [BuyAndHold(), SmaCrossover(5, 15), RandomTarget(
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.name)
 def test_vectorised_equals_event_driven_on_synthetic_minute_bars(config: BacktestConfig, policy: SignalPolicy) -> None:
     bars = walk_bars(1500, 11, freq="37min")  # spans several UTC dates for flat_at_close
-    assert_same(run_backtest(bars, policy, config), run_vectorized(bars, policy, config))
+    python = run_backtest(bars, policy, config, compiled=False)
+    assert_same(python, run_backtest(bars, policy, config))
+    assert_same(python, run_vectorized(bars, policy, config))
 
 
 @pytest.mark.parametrize("commission", [0.0, 0.001])
@@ -83,12 +87,21 @@ def test_vectorised_equals_event_driven_on_nvda_daily(commission: float) -> None
     event, fast = run_backtest(bars, SmaCrossover(10, 20), config), run_vectorized(bars, SmaCrossover(10, 20), config)
     assert len(event.trades) > 50
     assert_same(event, fast)
+    assert_same(event, run_backtest(bars, SmaCrossover(10, 20), config, compiled=False))
 
 
-def test_vectorised_path_is_single_symbol() -> None:
-    bars = pd.concat([walk_bars(30, 1, symbol="A"), walk_bars(30, 2, symbol="B")], ignore_index=True)
-    with pytest.raises(InputError, match="one symbol"):
-        run_vectorized(bars, BuyAndHold())
+@pytest.mark.parametrize("policy", [SmaCrossover(3, 7), RandomTarget(seed=2)], ids=lambda p: p.name)
+def test_several_symbols_with_a_risk_gate_agree_in_all_three_paths(policy: SignalPolicy) -> None:
+    bars = pd.concat([walk_bars(300, 1, "h", symbol="A"), walk_bars(300, 2, "h", symbol="B")], ignore_index=True)
+    config = BacktestConfig(commission=0.001, flat_at_close=True)
+
+    def gate() -> RiskGate:
+        return RiskGate(RiskLimits(max_position_pct=0.4, max_daily_loss_pct=0.01))
+
+    python = run_backtest(bars, policy, config, gate(), compiled=False)
+    assert python.positions.any() and python.risk_events
+    assert_same(python, run_backtest(bars, policy, config, gate()))
+    assert_same(python, run_vectorized(bars, policy, config, gate()))
 
 
 def test_a_nan_target_is_rejected() -> None:

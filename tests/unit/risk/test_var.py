@@ -63,3 +63,16 @@ def test_bad_inputs_are_rejected(weights: np.ndarray, returns: np.ndarray) -> No
         historical_var(weights, returns)
     with pytest.raises(InputError):
         parametric_var(weights, returns)
+
+
+def test_compiled_quantiles_equal_numpy_bit_for_bit() -> None:
+    from tradebrain.risk.var import linear_quantile, upper_quantile
+
+    rng = np.random.default_rng(7)
+    for i in range(3000):
+        values = rng.normal(size=int(rng.integers(2, 300)))
+        if i % 3 == 0:
+            values = np.round(values, 1)  # ties
+        level = float(rng.choice([0.5, 0.95, 0.975, 0.99, rng.uniform(0.51, 0.999)]))
+        assert linear_quantile(np.sort(values), level) == np.quantile(values, level)
+        assert upper_quantile(values, level) == np.quantile(values, level)

@@ -8,6 +8,9 @@ where the backtest allows shorting). Two equivalent entry points:
 - `targets(closes)`: all targets at once (what the vectorised fast path calls). It is causal by
   construction: `targets(closes)[t] == target(closes[: t + 1])` for every t (tested).
 
+Each also offers `kernel(n_bars, n_symbols)`: the same decision as a compiled function
+(agents/kernels.py) that the backtest loop runs in machine code, tested equal to `target`.
+
 They also satisfy the `Policy` protocol (`act(observations)`), where each observation row is a
 window of closes ending at the current bar, so they run wherever a trained agent runs.
 """
@@ -17,8 +20,8 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from tradebrain.agents.kernels import PRECOMPUTED, SMA_CROSSOVER, PolicyKernel, sma_crossover_targets
 from tradebrain.agents.policy import ActionKind
 from tradebrain.core.errors import ConfigError
 
@@ -69,6 +72,10 @@ class BuyAndHold(_SignalBase):
         """Ones, one per bar."""
         return np.ones(len(closes), dtype=float)
 
+    def kernel(self, n_bars: int, n_symbols: int) -> PolicyKernel:
+        """Compiled form: a table of ones."""
+        return PolicyKernel(PRECOMPUTED, np.zeros(0), np.ones((n_bars, n_symbols)))
+
 
 class SmaCrossover(_SignalBase):
     """Long-only SMA crossover: enter when the fast SMA crosses above the slow one, exit when it
@@ -93,23 +100,13 @@ class SmaCrossover(_SignalBase):
         self._cache: tuple[int, int, float, float, float] | None = None
 
     def targets(self, closes: np.ndarray) -> np.ndarray:
-        """Targets of every bar from the crossing events of the two SMAs (forward-filled)."""
-        closes = np.asarray(closes, dtype=float)
-        n = len(closes)
-        out = np.zeros(n, dtype=float)
-        if n < self.slow + 1:
-            return out
-        fast = _SUM(sliding_window_view(closes, self.fast), axis=1)[self.slow - self.fast :] / self.fast
-        slow = _SUM(sliding_window_view(closes, self.slow), axis=1) / self.slow
-        # fast[k], slow[k] are the SMAs at bar k + slow - 1.
-        up = (fast[:-1] <= slow[:-1]) & (fast[1:] > slow[1:])
-        down = (fast[:-1] >= slow[:-1]) & (fast[1:] < slow[1:])
-        event = up.astype(np.int8) - down.astype(np.int8)
-        last = np.where(event != 0, np.arange(len(event)), -1)
-        last = np.maximum.accumulate(last)
-        state = np.where(last >= 0, event[np.maximum(last, 0)] == 1, False)
-        out[self.slow :] = state
-        return out
+        """Targets of every bar, by the compiled kernel the event-driven loop runs."""
+        return sma_crossover_targets(np.ascontiguousarray(closes, dtype=float), self.fast, self.slow)
+
+    def kernel(self, n_bars: int, n_symbols: int) -> PolicyKernel:
+        """Compiled form: both SMAs summed in numpy's pairwise order at every bar (bit-identical)."""
+        state = np.tile([0.0, 0.0, 0.0, -1.0], n_symbols)
+        return PolicyKernel(SMA_CROSSOVER, np.array([self.fast, self.slow], float), state=state)
 
     def target(self, history: np.ndarray) -> float:
         """Target at the last bar of `history`, incrementally when called on successive prefixes."""
@@ -164,3 +161,8 @@ class RandomTarget(_SignalBase):
         """Targets of every bar from the same draws."""
         n = len(closes)
         return (self._draws(n)[:n] < self.p_long).astype(float)
+
+    def kernel(self, n_bars: int, n_symbols: int) -> PolicyKernel:
+        """Compiled form: the draws of every bar, the same for each symbol."""
+        column = self.targets(np.empty(n_bars))
+        return PolicyKernel(PRECOMPUTED, np.zeros(0), np.repeat(column[:, None], n_symbols, axis=1))

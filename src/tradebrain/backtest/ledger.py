@@ -1,0 +1,148 @@
+"""The backtest's book: fills change cash, positions, average costs, realised PnL and fees; closed
+round trips are rebuilt from the fill record. Compiled, and called by the one backtest loop
+(backtest/loop.py) in both its compiled and its pure-Python form, so every engine shares the
+arithmetic.
+
+Layouts: `account` = [cash, realised PnL, fees paid]; a fill row = [bar, symbol, quantity, price,
+fee]; `config` = the CFG_* slots below (see BacktestConfig for their meaning).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+CASH, REALISED, FEES = range(3)
+FILL_BAR, FILL_SYMBOL, FILL_QUANTITY, FILL_PRICE, FILL_FEE = range(5)
+CFG_CASH, CFG_COMMISSION, CFG_FIXED_FEE, CFG_SLIPPAGE, CFG_FRACTIONAL, CFG_SHORT, CFG_NEXT_OPEN = range(7)
+CFG_CHECK, CFG_CASH_FRACTION = 7, 8
+TRADE_COLUMNS = (
+    "symbol", "quantity", "entry_bar", "exit_bar", "entry_price", "exit_price", "pnl", "fees",
+)  # fmt: skip
+
+
+@njit(cache=True)
+def fill_price(reference: float, side: int, config: np.ndarray) -> float:
+    """Fill price on `side` (1 buy, -1 sell) at `reference`: buys pay the slippage, sells give it up."""
+    slippage = config[CFG_SLIPPAGE]
+    return float(reference * (1.0 + slippage) if side > 0 else reference * (1.0 - slippage))
+
+
+@njit(cache=True)
+def entry_size(budget: float, price: float, config: np.ndarray) -> float:
+    """Shares an all-in entry buys (or shorts) at `price` with `budget` after commission and the
+    fixed fee: whole shares unless fractional; 0 if unaffordable."""
+    affordable = (budget - config[CFG_FIXED_FEE]) / (price * (1.0 + config[CFG_COMMISSION]))
+    if not affordable > 0:
+        return 0.0
+    return affordable if config[CFG_FRACTIONAL] != 0.0 else float(math.floor(affordable))
+
+
+@njit(cache=True)
+def grow(rows: np.ndarray, used: int) -> np.ndarray:
+    """`rows` with room for at least one more row (capacity doubled when full)."""
+    if used < rows.shape[0]:
+        return rows
+    bigger = np.empty((2 * rows.shape[0] + 8, rows.shape[1]))
+    bigger[:used] = rows[:used]
+    return bigger
+
+
+@njit(cache=True)
+def execute(
+    account: np.ndarray,
+    position: np.ndarray,
+    avg_cost: np.ndarray,
+    entry_bar: np.ndarray,
+    fills: np.ndarray,
+    n_fills: int,
+    j: int,
+    quantity: float,
+    reference: float,
+    bar: int,
+    config: np.ndarray,
+) -> int:
+    """Fill `quantity` shares of symbol j at `reference` plus slippage, paying commission and the
+    fixed fee; records it in `fills` (which has room) and returns the number of fills."""
+    if quantity == 0.0:
+        return n_fills
+    price = fill_price(reference, 1 if quantity > 0 else -1, config)
+    fee = config[CFG_COMMISSION] * abs(quantity) * price + config[CFG_FIXED_FEE]
+    account[CASH] = account[CASH] - (quantity * price + fee)
+    account[FEES] = account[FEES] + fee
+    held = position[j]
+    new = held + quantity
+    if held == 0.0 or (held > 0.0) == (quantity > 0.0):
+        avg_cost[j] = (avg_cost[j] * held + price * quantity) / new
+        if held == 0.0:
+            entry_bar[j] = bar
+    else:
+        closed = -quantity if abs(quantity) <= abs(held) else held
+        account[REALISED] = account[REALISED] + closed * (price - avg_cost[j])
+        if new == 0.0:
+            avg_cost[j] = 0.0
+            entry_bar[j] = -1
+        elif (new > 0.0) != (held > 0.0):
+            avg_cost[j] = price
+            entry_bar[j] = bar
+    position[j] = new
+    fills[n_fills, FILL_BAR] = bar
+    fills[n_fills, FILL_SYMBOL] = j
+    fills[n_fills, FILL_QUANTITY] = quantity
+    fills[n_fills, FILL_PRICE] = price
+    fills[n_fills, FILL_FEE] = fee
+    return n_fills + 1
+
+
+@njit(cache=True)
+def trade_table(fills: np.ndarray, n_symbols: int) -> np.ndarray:
+    """Closed round trips (flat to flat per symbol), one row per trade in TRADE_COLUMNS order.
+
+    A flip splits one fill's quantity and fee between the trade it closes and the one it opens;
+    prices are volume-weighted over the entry and the exit fills; pnl is the cash flow net of fees.
+    """
+    # per symbol: position, entry qty, entry notional, exit qty, exit notional, fees, cash flow, first bar
+    state = np.zeros((n_symbols, 8))
+    is_open = np.zeros(n_symbols, dtype=np.bool_)
+    trades = np.empty((max(fills.shape[0] // 2, 1), len(TRADE_COLUMNS)))
+    n_trades = 0
+    for f in range(fills.shape[0]):
+        j = int(fills[f, FILL_SYMBOL])
+        bar = fills[f, FILL_BAR]
+        quantity, price, fee = fills[f, FILL_QUANTITY], fills[f, FILL_PRICE], fills[f, FILL_FEE]
+        while quantity != 0.0:
+            if not is_open[j]:
+                state[j, :] = 0.0
+                state[j, 7] = bar
+                is_open[j] = True
+            held = state[j, 0]
+            if held == 0.0 or (held > 0.0) == (quantity > 0.0):
+                part, share = quantity, 1.0
+                state[j, 1] += part
+                state[j, 2] += part * price
+            else:
+                part = -held if abs(quantity) > abs(held) else quantity
+                share = part / quantity
+                state[j, 3] += part
+                state[j, 4] += part * price
+            part_fee = fee * share
+            state[j, 0] = held + part
+            state[j, 5] += part_fee
+            state[j, 6] -= part * price
+            quantity = quantity - part
+            fee = fee - part_fee
+            if state[j, 0] == 0.0 or abs(state[j, 0]) < 1e-12 * max(abs(state[j, 1]), 1.0):
+                trades = grow(trades, n_trades)
+                trades[n_trades, 0] = j
+                trades[n_trades, 1] = state[j, 1]
+                trades[n_trades, 2] = state[j, 7]
+                trades[n_trades, 3] = bar
+                trades[n_trades, 4] = state[j, 2] / state[j, 1]
+                trades[n_trades, 5] = state[j, 4] / state[j, 3]
+                trades[n_trades, 6] = state[j, 6] - state[j, 5]
+                trades[n_trades, 7] = state[j, 5]
+                n_trades += 1
+                is_open[j] = False
+    return trades[:n_trades]
