@@ -6,6 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -34,6 +35,8 @@ ALGORITHMS: dict[str, Algorithm] = {
     "ppo": Algorithm("ppo", PPO, ("continuous", "discrete")),
     "sac": Algorithm("sac", SAC, ("continuous",)),
     "dqn": Algorithm("dqn", DoubleDQN, ("discrete",)),
+    # PPO that samples only the actions the env's `action_masks()` allows (sb3-contrib)
+    "maskable-ppo": Algorithm("maskable-ppo", MaskablePPO, ("discrete",)),
 }
 
 

@@ -41,6 +41,7 @@ class TrainConfig(StrictModel):
     net_arch: tuple[int, ...] = (64, 64)
     hyperparams: dict[str, HyperValue] = Field(default_factory=dict, description="overrides of the algorithm's")
     normalize_reward: bool = True
+    normalize_obs: bool = Field(False, description="VecNormalize the observations too (stats saved with the model)")
     checkpoints: int = Field(0, ge=0, description="intermediate checkpoints, evenly spaced")
     torch_threads: int = Field(1, ge=1, description="small networks train fastest on one thread")
 
@@ -57,6 +58,34 @@ class TrainedAgent:
     model: BaseAlgorithm
     policy: ModelPolicy
     path: Path | None
+    vec_normalize: VecNormalize | None = None
+    """The training env's normalisation (frozen: `training` is False); its statistics are saved as
+    `vecnormalize.pkl` beside the model, and evaluation and live must normalise the same way."""
+
+
+class NormalizedModelPolicy(ModelPolicy):
+    """A trained model whose observations are normalised with the training VecNormalize statistics
+    (a copy taken when training ended), exactly as `VecNormalize.normalize_obs` does."""
+
+    def __init__(self, model: Any, name: str, vec_normalize: VecNormalize) -> None:
+        super().__init__(model, name)
+        stats = vec_normalize.obs_rms
+        if isinstance(stats, dict):
+            raise ConfigError("train.normalize_obs supports Box observations only, not dict observations")
+        self.obs_mean: np.ndarray = np.array(stats.mean, dtype=np.float64)
+        self.obs_var: np.ndarray = np.array(stats.var, dtype=np.float64)
+        self.clip_obs: float = float(vec_normalize.clip_obs)
+        self.epsilon: float = float(vec_normalize.epsilon)
+
+    def normalize(self, observations: np.ndarray) -> np.ndarray:
+        """clip((obs - mean) / sqrt(var + epsilon), -clip_obs, clip_obs), as float32."""
+        scaled = (np.asarray(observations) - self.obs_mean) / np.sqrt(self.obs_var + self.epsilon)
+        normalised: np.ndarray = np.clip(scaled, -self.clip_obs, self.clip_obs).astype(np.float32)
+        return normalised
+
+    def act(self, observations: np.ndarray, action_masks: np.ndarray | None = None) -> np.ndarray:
+        """The model's greedy actions on the normalised observations."""
+        return super().act(self.normalize(observations), action_masks)
 
 
 class RichProgress(BaseCallback):
@@ -118,7 +147,9 @@ def train_agent(
     progress: bool = True,
     term_keys: tuple[str, ...] = (),
 ) -> TrainedAgent:
-    """Train `config.algo` on `make_env(n_envs)`; saves `model.zip` (and reward stats) under `out_dir`.
+    """Train `config.algo` on `make_env(n_envs)`; saves `model.zip` (and the VecNormalize statistics,
+    `vecnormalize.pkl`) under `out_dir`. MaskablePPO reads the masks through any VecEnv wrapper
+    (`env_method("action_masks")`), so the env factory only has to return envs with `action_masks`.
 
     `defaults` are the desk's hyperparameters for this algorithm (and its `n_envs`);
     `config.hyperparams` override them.
@@ -128,8 +159,13 @@ def train_agent(
     torch.set_num_threads(config.torch_threads)
     n_envs = config.n_envs or int(defaults.get("n_envs", 1))
     env: VecEnv = VecMonitor(make_env(n_envs))
-    if config.normalize_reward:
-        env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=float(defaults.get("gamma", 0.99)))
+    if config.normalize_reward or config.normalize_obs:
+        env = VecNormalize(
+            env,
+            norm_obs=config.normalize_obs,
+            norm_reward=config.normalize_reward,
+            gamma=float(defaults.get("gamma", 0.99)),
+        )
     env.seed(config.seed)
     kwargs: dict[str, Any] = {key: value for key, value in defaults.items() if key != "n_envs"}
     kwargs |= config.hyperparams
@@ -143,7 +179,10 @@ def train_agent(
         callbacks.append(RichProgress(config.timesteps, f"training {algorithm.name}", term_keys))
     if out_dir is not None and config.checkpoints:
         every = max(config.timesteps // (config.checkpoints + 1) // n_envs, 1)
-        callbacks.append(CheckpointCallback(every, str(out_dir / "checkpoints"), name_prefix=algorithm.name))
+        checkpoints = CheckpointCallback(
+            every, str(out_dir / "checkpoints"), name_prefix=algorithm.name, save_vecnormalize=config.normalize_obs
+        )
+        callbacks.append(checkpoints)
     model.learn(config.timesteps, callback=CallbackList(callbacks))
     path = None
     if out_dir is not None:
@@ -152,4 +191,9 @@ def train_agent(
         model.save(path)
         if isinstance(env, VecNormalize):
             env.save(str(out_dir / "vecnormalize.pkl"))
-    return TrainedAgent(model, ModelPolicy(model, algorithm.name.upper()), path)
+    name = algorithm.name.upper()
+    if not isinstance(env, VecNormalize):
+        return TrainedAgent(model, ModelPolicy(model, name), path)
+    env.training = False
+    policy = NormalizedModelPolicy(model, name, env) if config.normalize_obs else ModelPolicy(model, name)
+    return TrainedAgent(model, policy, path, env)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO, SAC
 
 from tradebrain.agents.double_dqn import DoubleDQN
@@ -25,3 +26,13 @@ def test_action_kind_mismatch_says_how_to_fix() -> None:
     with pytest.raises(ConfigError, match="action: continuous"):
         get_algorithm("sac").check_action_kind("discrete")
     get_algorithm("ppo").check_action_kind("discrete")
+
+
+def test_maskable_ppo_is_registered_for_discrete_actions() -> None:
+    algorithm = get_algorithm("Maskable-PPO")
+    assert algorithm.cls is MaskablePPO
+    algorithm.check_action_kind("discrete")
+    with pytest.raises(ConfigError, match="action: discrete"):
+        algorithm.check_action_kind("continuous")
+    with pytest.raises(ConfigError, match="did you mean 'maskable-ppo'"):
+        get_algorithm("maskable_ppo")
