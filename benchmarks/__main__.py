@@ -19,13 +19,16 @@ from typing import Any, TypeVar
 import torch
 from rich.console import Console
 
-from benchmarks import backtest_speed, market_making_quality, report, store_speed
+from benchmarks import backtest_speed, day_trading, market_making_quality, report, runner_overhead, store_speed
 from benchmarks.env_speed import SpeedResult, run_speed
 from benchmarks.execution_quality import StudyResult, run_quality
 from benchmarks.market_making_quality import run_market_making_quality
 from benchmarks.training_speed import TrainingRow, run_training
 
-PARTS = ("speed", "training", "quality", "mm-quality", "store", "backtest")
+PARTS = (
+    "speed", "training", "quality", "mm-quality", "store", "backtest", "overhead", "daytrading-latency",
+    "daytrading-learning",
+)  # fmt: skip
 T = TypeVar("T")
 
 
@@ -45,6 +48,12 @@ class Budget:
     store_bars: int = 1_500_000
     backtest_bars: int = 1_000_000
     """How many of quality_seeds the market-making studies train (about 2 minutes each)."""
+    daytrading_train_timesteps: int = 20_000
+    daytrading_decisions: int = 10_000
+    learning_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    learning_timesteps: int = 150_000
+    learning_window: int = 20
+    learning_workers: int = 2
 
 
 QUICK = Budget(
@@ -56,6 +65,11 @@ QUICK = Budget(
     quality_episodes=200,
     store_bars=50_000,
     backtest_bars=20_000,
+    daytrading_train_timesteps=4_096,
+    daytrading_decisions=2_000,
+    learning_seeds=(0, 1, 2),
+    learning_timesteps=30_000,
+    learning_window=10,
 )
 
 
@@ -160,6 +174,31 @@ def run(
                 "backtest speed",
                 lambda notify: backtest_speed.run_backtest_speed(budget.backtest_bars, on_progress=notify),
                 backtest_speed,
+            ),
+            "overhead": (
+                "experiment runner overhead",
+                lambda notify: runner_overhead.run_runner_overhead(
+                    *((2, 2000) if quick else (4, 6000)), on_progress=notify
+                ),
+                runner_overhead,
+            ),
+            "daytrading-latency": (
+                "day-trading decision latency",
+                lambda notify: day_trading.run_latency(
+                    budget.daytrading_train_timesteps, budget.daytrading_decisions, on_progress=notify
+                ),
+                day_trading,
+            ),
+            "daytrading-learning": (
+                "MaskablePPO vs PPO-with-penalty",
+                lambda notify: day_trading.run_learning(
+                    budget.learning_seeds,
+                    budget.learning_timesteps,
+                    budget.learning_window,
+                    budget.learning_workers,
+                    on_progress=notify,
+                ),
+                day_trading,
             ),
         }
         for part, (label, work, module) in extra_parts.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import tradebrain
 
-LAYERS = ("core", "data", "market", "risk", "envs", "agents", "backtest", "reports", "desks", "cli")
+LAYERS = ("core", "data", "market", "risk", "envs", "agents", "backtest", "reports", "desks", "experiments", "cli")
 PACKAGE = Path(tradebrain.__file__).parent
 
 

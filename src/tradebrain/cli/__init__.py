@@ -17,6 +17,8 @@ from rich.table import Table
 
 from tradebrain.cli.backtest import backtest
 from tradebrain.cli.data import data_app
+from tradebrain.cli.experiments import run as run_experiment
+from tradebrain.cli.experiments import tune as tune_experiment
 from tradebrain.core.config import load_config, with_updates
 from tradebrain.core.errors import TradebrainError
 
@@ -31,6 +33,8 @@ mm_app = typer.Typer(help="Market-making desk: quote a bid and an ask around the
 app.add_typer(mm_app, name="mm")
 app.add_typer(data_app, name="data")
 app.command("backtest")(backtest)
+app.command("run")(run_experiment)
+app.command("tune")(tune_experiment)
 console = Console(width=max(Console().width, 120))
 
 ConfigOption = Annotated[
