@@ -243,7 +243,7 @@ def masked_mlp_action(
         for i in range(n_obs):
             mean = params[MASKED_HEADER + i]
             var = params[MASKED_HEADER + n_obs + i]
-            x[i] = min(max((x[i] - mean) / np.sqrt(var + epsilon), -clip), clip)
+            x[i] = np.float32(min(max((x[i] - mean) / np.sqrt(var + epsilon), -clip), clip))
     logits = mlp_forward(x, params, MASKED_HEADER + 2 * n_obs)
     allowed = np.zeros(3, dtype=np.bool_)
     in_exit_window = bars_left < exit_window

@@ -355,6 +355,7 @@ def run_backtest(
     risk_gate: RiskGate | None = None,
     features: np.ndarray | None = None,
     compiled: bool = True,
+    session_last: np.ndarray | None = None,
 ) -> BacktestResult:
     """Event-driven backtest of `policy` over `bars` (one or many symbols on one clock).
 
@@ -363,7 +364,9 @@ def run_backtest(
     are point-in-time observation rows handed to the policy. Every order passes `risk_gate`
     (denials and resizes are kept in `risk_events`, and all interventions in the gate's log).
     With `compiled` (default) a policy's kernel runs in the compiled loop; otherwise, or without
-    a kernel, the loop runs in Python.
+    a kernel, the loop runs in Python. `session_last` flags the last bar of each trading session
+    (where `flat_at_close` closes, and what the policy's bars-left count refers to); default: the
+    last bar of each UTC date.
     """
     config = config or BacktestConfig()
     market = bars if isinstance(bars, Market) else market_from_bars(bars)
@@ -372,7 +375,10 @@ def run_backtest(
         features = np.empty((n, k, 0))
     elif features.ndim != 3 or features.shape[:2] != (n, k):
         raise InputError(f"features must have shape ({n}, {k}, n_features), got {features.shape}")
-    session_last = session_last_bars(market.timestamps)
+    if session_last is None:
+        session_last = session_last_bars(market.timestamps)
+    elif session_last.shape != (n,) or session_last.dtype != np.bool_ or not session_last[-1]:
+        raise InputError(f"session_last must be a bool array of shape ({n},) flagging each session's last bar")
     flat_bars = session_last if config.flat_at_close else np.zeros(n, dtype=bool)
     kernel: PolicyKernel | None = policy.kernel(n, k) if compiled and hasattr(policy, "kernel") else None
     if kernel is None:

@@ -19,6 +19,7 @@ from tradebrain.cli.backtest import backtest
 from tradebrain.cli.data import data_app
 from tradebrain.cli.experiments import run as run_experiment
 from tradebrain.cli.experiments import tune as tune_experiment
+from tradebrain.cli.study import run_day_trading_study, study_app
 from tradebrain.core.config import load_config, with_updates
 from tradebrain.core.errors import TradebrainError
 
@@ -32,6 +33,7 @@ app.add_typer(config_app, name="config")
 mm_app = typer.Typer(help="Market-making desk: quote a bid and an ask around the mid.", no_args_is_help=True)
 app.add_typer(mm_app, name="mm")
 app.add_typer(data_app, name="data")
+app.add_typer(study_app, name="study")
 app.command("backtest")(backtest)
 app.command("run")(run_experiment)
 app.command("tune")(tune_experiment)
@@ -97,12 +99,12 @@ def _comparison_table(result: dict[str, Any]) -> Table:
     return table
 
 
-DESKS = ("execution", "market-making")
+DESKS = ("execution", "market-making", "daytrading")
 
 
 @app.command()
 def demo(
-    desk: Annotated[str, typer.Argument(help="execution | market-making")] = "execution",
+    desk: Annotated[str, typer.Argument(help="execution | market-making | daytrading")] = "execution",
     config: ConfigOption = None,
     name: Annotated[str | None, typer.Option(help="run name (folder under --out)")] = None,
     algo: Annotated[str | None, typer.Option(help="ppo | sac | dqn")] = None,
@@ -115,7 +117,9 @@ def demo(
     """Train an agent for a desk and compare it with the desk's baselines on held-out episodes.
 
     execution: vs TWAP, VWAP, sell-now and the Almgren-Chriss optimum; market-making: vs the
-    Avellaneda-Stoikov inventory strategy, the symmetric quoter and GLFT. Writes runs/<name>/report.html.
+    Avellaneda-Stoikov inventory strategy, the symmetric quoter and GLFT; daytrading: MaskablePPO vs
+    buy-and-hold on synthetic 1-minute bars and hourly EURUSD at two commissions, two seeds. Writes
+    runs/<name>/report.html.
     """
     updates = {
         "name": name, "train.algo": algo, "train.timesteps": timesteps, "train.seed": seed,
@@ -128,6 +132,9 @@ def demo(
             raise TradebrainError(f"unknown desk '{desk}'{hint} (choose from {', '.join(DESKS)})")
         if desk == "market-making":
             _market_making_demo(config, updates, out, as_json)
+            return
+        if desk == "daytrading":
+            _day_trading_demo(config, updates, out, as_json)
             return
         from tradebrain.desks.execution import run_study
 
@@ -145,6 +152,18 @@ def demo(
         f"${_money(analysis['schedules']['AC-optimal']['objective'])}"
     )
     console.print(f"report: [bold]{result['report']}[/]   model: {result['model']}")
+
+
+def _day_trading_demo(config: Path | None, updates: dict[str, Any], out: Path, as_json: bool) -> None:
+    from tradebrain.data.sources.datasets import load_dataset
+    from tradebrain.data.sources.synthetic import synthetic_intraday
+
+    sources = [("SYN", synthetic_intraday("SYN", days=40, seed=0)), ("EURUSD", load_dataset("eurusd-hourly"))]
+    demo_updates = {
+        "name": updates["name"] or "daytrading-demo", "train.algo": updates["train.algo"],
+        "train.timesteps": updates["train.timesteps"] or 30_000, "train_sessions": "30", "test_sessions": "10",
+    }  # fmt: skip
+    run_day_trading_study(sources, [0.0, 0.0001], 2, demo_updates, config, out, as_json)
 
 
 MM_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
