@@ -23,8 +23,13 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
+from tradebrain.core.numba_cache import refresh_cache
+from tradebrain.envs.day_trading import actions
+from tradebrain.envs.day_trading.actions import BUY, HOLD, SELL, allowed_actions
+
+refresh_cache(__file__, [actions.__file__])
+
 PYTHON, PRECOMPUTED, SMA_CROSSOVER, RETURN_MLP, MASKED_MLP = -1, 0, 1, 2, 3
-HOLD, BUY, SELL = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -245,19 +250,7 @@ def masked_mlp_action(
             var = params[MASKED_HEADER + n_obs + i]
             x[i] = np.float32(min(max((x[i] - mean) / np.sqrt(var + epsilon), -clip), clip))
     logits = mlp_forward(x, params, MASKED_HEADER + 2 * n_obs)
-    allowed = np.zeros(3, dtype=np.bool_)
-    in_exit_window = bars_left < exit_window
-    if in_position:
-        if in_exit_window:
-            allowed[SELL] = True
-        elif bars_held < cooldown:
-            allowed[HOLD] = True
-        else:
-            allowed[HOLD] = True
-            allowed[SELL] = True
-    else:
-        allowed[HOLD] = True
-        allowed[BUY] = not in_exit_window
+    allowed = allowed_actions(in_position, bars_held, bars_left, cooldown, exit_window)
     best, action = -np.inf, HOLD
     for a in range(3):
         if allowed[a] and logits[a] > best:

@@ -43,9 +43,10 @@ from tradebrain.backtest.ledger import (
     fill_price,
 )
 from tradebrain.core.numba_cache import refresh_cache
+from tradebrain.envs.day_trading import actions
 from tradebrain.risk import rules, var
 
-refresh_cache(__file__, [kernels.__file__, ledger.__file__, rules.__file__, var.__file__])
+refresh_cache(__file__, [kernels.__file__, ledger.__file__, rules.__file__, var.__file__, actions.__file__])
 
 OK, ACCOUNTING, BAD_TARGET, FULL = 0, 1, 2, 3
 MAX_ORDERS_PER_BAR = 5  # per symbol: close + open at the open, a risk flatten, close + open at the close

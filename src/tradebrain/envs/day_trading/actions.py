@@ -7,6 +7,7 @@ refuse can never be taken anywhere else.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from tradebrain.core.errors import InputError
 
@@ -39,7 +40,15 @@ def action_mask(
             f"action_mask needs bars_held >= 0, bars_left >= 0, cooldown_bars >= 0 and exit_window_bars >= 1 "
             f"(got {bars_held}, {bars_left}, {cooldown_bars}, {exit_window_bars})"
         )
-    mask = np.zeros(N_ACTIONS, dtype=bool)
+    return allowed_actions(bool(in_position), int(bars_held), int(bars_left), int(cooldown_bars), int(exit_window_bars))
+
+
+@njit(cache=True)
+def allowed_actions(
+    in_position: bool, bars_held: int, bars_left: int, cooldown_bars: int, exit_window_bars: int
+) -> np.ndarray:
+    """`action_mask` without the input checks, compiled: the same rules for the compiled backtest."""
+    mask = np.zeros(N_ACTIONS, dtype=np.bool_)
     in_exit_window = bars_left < exit_window_bars
     if in_position:
         if in_exit_window:
@@ -47,7 +56,8 @@ def action_mask(
         elif bars_held < cooldown_bars:
             mask[HOLD] = True
         else:
-            mask[HOLD] = mask[SELL] = True
+            mask[HOLD] = True
+            mask[SELL] = True
     else:
         mask[HOLD] = True
         mask[BUY] = not in_exit_window
