@@ -5,7 +5,8 @@ event-driven backtest of a small neural-network policy (observation + forward pa
 Why: the event-driven engine must be at least 10x faster than backtesting.py, the vectorised path
 at least as fast as vectorbt, and a live-style NN policy at least 100,000 bars/s. backtesting.py
 and the loops running Python policies use a slice (they are slow) and are reported per bar; every
-other engine runs the full series. Our compiled loop is timed warm like vectorbt (its first call in
+other engine runs the full series; runs under a second are timed best of 3 (shared machines are
+noisy). Our compiled loop is timed warm like vectorbt (its first call in
 a fresh install compiles for ~15-30 s and caches the machine code on disk; later processes load
 it in under a second): the first call of this process is reported as a row of its own.
 """
@@ -155,6 +156,8 @@ def run_backtest_speed(bars: int = 1_000_000, on_progress: Callable[[str], None]
         if name.startswith("vectorbt"):
             work(frame.iloc[:10_000])  # compile vectorbt's numba functions first: the warm number
         seconds, trades = _timed(lambda frame=frame, work=work: work(frame))  # type: ignore[misc]
+        if seconds < 1.0 and "first call" not in name:  # fast runs: best of 3, as timeit does
+            seconds = min(seconds, *(_timed(lambda frame=frame, work=work: work(frame))[0] for _ in range(2)))  # type: ignore[misc]
         rows.append(EngineRow(name, len(frame), seconds, len(frame) / seconds, trades))
     return rows
 

@@ -42,7 +42,7 @@ class PolicyKernel:
     state: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _block_sum(values: np.ndarray, lo: int, n: int) -> float:
     """numpy's pairwise sum of at most 128 values: 8 interleaved accumulators, then the rest."""
     if n < 8:

@@ -278,7 +278,7 @@ def market_from_bars(bars: pd.DataFrame) -> Market:
         closes = closes_frame[symbols].to_numpy(dtype=float)
     if timestamps.tz is None:
         raise InputError("timestamps have no time zone; bars must be in the schema (UTC)")
-    if not timestamps.is_unique or not timestamps.is_monotonic_increasing:
+    if not bool(np.all(np.diff(timestamps.asi8) > 0)):
         raise InputError("timestamps repeat or are not increasing; validate the bars (repair=True)")
     if not (np.isfinite(opens).all() and np.isfinite(closes).all() and (opens > 0).all() and (closes > 0).all()):
         raise InputError("open/close must be finite and > 0; validate the bars with data.schema.validate_bars")
@@ -287,9 +287,9 @@ def market_from_bars(bars: pd.DataFrame) -> Market:
     return Market(symbols, timestamps, opens, closes)
 
 
-def session_last_bars(timestamps: pd.DatetimeIndex) -> np.ndarray:
+def session_last_bars(timestamps: pd.DatetimeIndex | Market) -> np.ndarray:
     """True at the last bar of each UTC date (where `flat_at_close` closes positions)."""
-    days = timestamps.as_unit("ns").asi8 // NANOS_PER_DAY
+    days = timestamps.day if isinstance(timestamps, Market) else timestamps.as_unit("ns").asi8 // NANOS_PER_DAY
     last = np.ones(len(days), dtype=bool)
     last[:-1] = days[1:] != days[:-1]
     return last
@@ -311,7 +311,7 @@ def daily_breakdown(
     """Per UTC date: equity at the start (previous close, or the initial cash) and at the end,
     pnl, fills, closed trades (by exit date) and fees."""
     day = market.day
-    end_idx = np.flatnonzero(session_last_bars(market.timestamps))
+    end_idx = np.flatnonzero(session_last_bars(market))
     end = equity[end_idx]
     start = np.concatenate([[initial], end[:-1]])
     days = day[end_idx]
@@ -376,7 +376,7 @@ def run_backtest(
     elif features.ndim != 3 or features.shape[:2] != (n, k):
         raise InputError(f"features must have shape ({n}, {k}, n_features), got {features.shape}")
     if session_last is None:
-        session_last = session_last_bars(market.timestamps)
+        session_last = session_last_bars(market)
     elif session_last.shape != (n,) or session_last.dtype != np.bool_ or not session_last[-1]:
         raise InputError(f"session_last must be a bool array of shape ({n},) flagging each session's last bar")
     flat_bars = session_last if config.flat_at_close else np.zeros(n, dtype=bool)

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from tradebrain.agents import kernels
-from tradebrain.agents.kernels import decide
+from tradebrain.agents.kernels import PRECOMPUTED, decide
 from tradebrain.backtest import ledger
 from tradebrain.backtest.ledger import (
     CASH,
@@ -269,10 +269,13 @@ def simulate(
                         )  # fmt: skip
         for j in range(k):
             held_bars = t - entry_bar[j] if entry_bar[j] >= 0 else -1
-            target = decide(
-                kind, t, j, closes, features, position[j], avg_cost[j], held_bars, bars_left[t], params, table,
-                policy_state,
-            )  # fmt: skip
+            if kind == PRECOMPUTED:  # read directly: passing the arrays through decide costs more than the bar
+                target = table[t, j]
+            else:
+                target = decide(
+                    kind, t, j, closes, features, position[j], avg_cost[j], held_bars, bars_left[t], params, table,
+                    policy_state,
+                )  # fmt: skip
             if target > 0.0:
                 decisions[j] = 1
             elif target < 0.0:
