@@ -51,7 +51,7 @@ class Budget:
     daytrading_train_timesteps: int = 20_000
     daytrading_decisions: int = 10_000
     learning_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    learning_timesteps: int = 150_000
+    learning_timesteps: int = 120_000
     learning_window: int = 20
     learning_workers: int = 2
 
