@@ -178,7 +178,7 @@ def run(
             "overhead": (
                 "experiment runner overhead",
                 lambda notify: runner_overhead.run_runner_overhead(
-                    *((2, 2000) if quick else (4, 6000)), on_progress=notify
+                    *((2, 2000) if quick else (3, 100_000)), on_progress=notify
                 ),
                 runner_overhead,
             ),
