@@ -3,9 +3,6 @@ can deny, and bad bars are rejected at the boundary."""
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +13,6 @@ from tradebrain.agents.export import ExportedPolicy, export_policy
 from tradebrain.agents.training import TrainConfig, train_agent
 from tradebrain.core.errors import InputError
 from tradebrain.core.types import AccountView
-from tradebrain.data.sources.files import read_bars_csv
 from tradebrain.envs.day_trading import (
     BUY,
     SELL,
@@ -29,18 +25,14 @@ from tradebrain.envs.day_trading import (
 from tradebrain.risk.gate import RULE_DRAWDOWN, RULE_POSITION, RiskGate
 from tradebrain.risk.limits import RiskLimits
 
-SAMPLE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "index-future-1min-2006.csv"
 CONFIG = DayTradingEnvConfig(commission=0.0001)
 TINY = {"n_steps": 256, "batch_size": 256, "n_epochs": 2}
 
 
 @pytest.fixture(scope="module")
-def bars() -> pd.DataFrame:
-    if not SAMPLE.is_file():
-        pytest.skip(f"real sample not found at {SAMPLE}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return read_bars_csv(SAMPLE, "FUT")
+def bars(future_bars: pd.DataFrame) -> pd.DataFrame:
+    """The real 1-minute sample (tests/conftest.py)."""
+    return future_bars
 
 
 @pytest.fixture(scope="module")
