@@ -21,7 +21,17 @@ def _market_making() -> DeskAdapter:
     return MARKET_MAKING
 
 
-DESKS: dict[str, Callable[[], DeskAdapter]] = {"execution": _execution, "market-making": _market_making}
+def _day_trading() -> DeskAdapter:
+    from tradebrain.experiments.day_trading_desk import DAY_TRADING
+
+    return DAY_TRADING
+
+
+DESKS: dict[str, Callable[[], DeskAdapter]] = {
+    "execution": _execution,
+    "market-making": _market_making,
+    "daytrading": _day_trading,
+}
 """Name -> adapter factory; imported lazily, so validating a spec for one desk never loads another."""
 
 
