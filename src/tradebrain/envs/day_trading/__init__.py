@@ -7,6 +7,7 @@ from tradebrain.envs.day_trading.day import TradingDay, trading_days
 from tradebrain.envs.day_trading.env import DayTradingEnv
 from tradebrain.envs.day_trading.observer import observation, observation_size
 from tradebrain.envs.day_trading.vec import make_vec_env
+from tradebrain.envs.day_trading.vec_env import DayTradingVecEnv
 
 __all__ = [
     "BUY",
@@ -16,6 +17,7 @@ __all__ = [
     "DayAccount",
     "DayTradingEnv",
     "DayTradingEnvConfig",
+    "DayTradingVecEnv",
     "Fill",
     "TradingDay",
     "action_mask",

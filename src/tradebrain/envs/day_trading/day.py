@@ -7,6 +7,7 @@ warm-up rows (a NaN in any configured feature) are dropped, so the first session
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,20 @@ class TradingDay:
     def label(self) -> str:
         """The session's first bar timestamp, for logs and reports."""
         return str(self.timestamps[0])
+
+
+def check_days(days: Sequence[TradingDay], features: tuple[str, ...], owner: str) -> None:
+    """Reject an empty list, non-TradingDay items and days built with other features than `features`."""
+    if len(days) == 0:
+        raise InputError(f"{owner} needs at least one trading day; build them with trading_days(bars)")
+    for index, day in enumerate(days):
+        if not isinstance(day, TradingDay):
+            raise InputError(f"days[{index}] is a {type(day).__name__}, not a TradingDay; use trading_days(bars)")
+        if day.feature_names != features:
+            raise InputError(
+                f"days[{index}] holds the features {day.feature_names}, the config asks for {features}; "
+                "build the days with trading_days(bars, config)"
+            )
 
 
 def trading_days(

@@ -22,7 +22,7 @@ from tradebrain.envs.day_trading.actions import (
     parse_action,
 )
 from tradebrain.envs.day_trading.config import DEFAULT_CONFIG, DayTradingEnvConfig
-from tradebrain.envs.day_trading.day import TradingDay
+from tradebrain.envs.day_trading.day import TradingDay, check_days
 from tradebrain.envs.day_trading.observer import observation, observation_names, observation_size
 
 RESET_OPTIONS = frozenset({"day", "cash"})
@@ -72,16 +72,7 @@ class DayTradingEnv(gym.Env[np.ndarray, Any]):
     def __init__(
         self, days: Sequence[TradingDay], config: DayTradingEnvConfig = DEFAULT_CONFIG, shuffle: bool = True
     ) -> None:
-        if len(days) == 0:
-            raise InputError("DayTradingEnv needs at least one trading day; build them with trading_days(bars)")
-        for index, day in enumerate(days):
-            if not isinstance(day, TradingDay):
-                raise InputError(f"days[{index}] is a {type(day).__name__}, not a TradingDay; use trading_days(bars)")
-            if day.feature_names != config.features:
-                raise InputError(
-                    f"days[{index}] holds the features {day.feature_names}, the config asks for {config.features}; "
-                    "build the days with trading_days(bars, config)"
-                )
+        check_days(days, config.features, "DayTradingEnv")
         self.days: tuple[TradingDay, ...] = tuple(days)
         self.config = config
         self.shuffle = shuffle
