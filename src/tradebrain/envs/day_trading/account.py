@@ -93,7 +93,7 @@ class DayAccount:
         else:
             quantity = budget / (price * (1.0 + self.commission))
             cost = budget  # = quantity * price * (1 + commission); spending `budget` keeps cash >= 0 exactly
-            fee = cost - quantity * price
+            fee = max(cost - quantity * price, 0.0)  # never below 0 by rounding (at commission 0 it is 0)
         if quantity <= 0:
             raise InputError(
                 f"cash {self.cash:.2f} x cash_fraction {self.cash_fraction} buys no whole unit at price {price}; "

@@ -56,7 +56,7 @@ def _buy_size(
     else:
         quantity = budget / (price * (1.0 + commission))
         cost = budget
-        fee = cost - quantity * price
+        fee = max(cost - quantity * price, 0.0)
     return quantity, cost, fee
 
 
