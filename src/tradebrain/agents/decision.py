@@ -28,6 +28,7 @@ from tradebrain.agents.export import ExportedPolicy
 from tradebrain.core.errors import InputError
 from tradebrain.core.types import AccountView, Order
 from tradebrain.data.streaming import StreamingFeatures
+from tradebrain.envs.day_trading.account import buy_size
 from tradebrain.envs.day_trading.actions import BUY, SELL, action_mask
 from tradebrain.envs.day_trading.config import DEFAULT_CONFIG, DayTradingEnvConfig
 from tradebrain.envs.day_trading.observer import observation
@@ -194,13 +195,8 @@ class DecisionPath:
         """The all-in quantity a buy at `price` asks for: cash_fraction of the cash, fee included,
         floored to whole units when configured (the env's DayAccount.buy sizing)."""
         config = self.config
-        budget = config.cash_fraction * self.cash
-        if not config.whole_shares:
-            return budget / (price * (1.0 + config.commission))
-        quantity = float(math.floor(budget / (price * (1.0 + config.commission))))
-        while quantity > 0 and quantity * price * (1.0 + config.commission) > self.cash:
-            quantity -= 1.0
-        return quantity
+        quantity, _, _ = buy_size(self.cash, price, config.commission, config.cash_fraction, config.whole_shares)
+        return float(quantity)
 
     def step(
         self,

@@ -92,6 +92,11 @@ class MaskedAgent:
         return PolicyKernel(MASKED_MLP, np.concatenate([head, mean, var, network]))
 
 
+def session_ends(days: Sequence[TradingDay]) -> np.ndarray:
+    """Index of each day's last bar in the days' bars laid end to end."""
+    return np.cumsum([day.bars for day in days]) - 1
+
+
 def day_market(bars: pd.DataFrame, days: Sequence[TradingDay]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """The bars of `days` (one symbol), their feature rows (bars, 1, n) and each session's last bar."""
     if not days:
@@ -103,7 +108,7 @@ def day_market(bars: pd.DataFrame, days: Sequence[TradingDay]) -> tuple[pd.DataF
         raise InputError(f"the bars hold {len(frame)} of the {len(stamps)} bars of these days; pass the same bars")
     features = np.concatenate([day.features for day in days]).reshape(len(stamps), 1, -1)
     session_last = np.zeros(len(stamps), dtype=bool)
-    session_last[np.cumsum([day.bars for day in days]) - 1] = True
+    session_last[session_ends(days)] = True
     return frame, features, session_last
 
 

@@ -63,9 +63,8 @@ from tradebrain.risk.gate import RiskGate, review_reason
 from tradebrain.risk.limits import RiskLimits
 
 FillTiming = Literal["next-open", "close"]
-IDENTITY_RTOL = loop.IDENTITY_RTOL
 NANOS_PER_DAY = rules.NANOS_PER_DAY
-_NO_LIMITS = np.full(9, math.nan)
+_NO_LIMITS = rules.limits_vector(RiskLimits())  # every limit off
 
 
 class AccountingError(TradebrainError, AssertionError):
@@ -215,24 +214,16 @@ class BacktestResult:
 
     def trades_frame(self) -> pd.DataFrame:
         """The closed trades as a table (one row per round trip)."""
-        table = self.trade_table
-        entry_bar = table[:, 2].astype(np.int64)
-        exit_bar = table[:, 3].astype(np.int64)
-        frame = pd.DataFrame(
-            {
-                "symbol": [self.symbols[int(j)] for j in table[:, 0]],
-                "quantity": table[:, 1],
-                "entry_time": self.timestamps[entry_bar],
-                "exit_time": self.timestamps[exit_bar],
-                "entry_price": table[:, 4],
-                "exit_price": table[:, 5],
-                "pnl": table[:, 6],
-                "fees": table[:, 7],
-                "entry_bar": entry_bar,
-                "exit_bar": exit_bar,
-            }
-        )
-        return frame[list(Trade.__dataclass_fields__)]
+        columns = dict(zip(ledger.TRADE_COLUMNS, self.trade_table.T, strict=True))
+        entry_bar, exit_bar = columns["entry_bar"].astype(np.int64), columns["exit_bar"].astype(np.int64)
+        columns |= {
+            "symbol": [self.symbols[int(j)] for j in columns["symbol"]],
+            "entry_time": self.timestamps[entry_bar],
+            "exit_time": self.timestamps[exit_bar],
+            "entry_bar": entry_bar,
+            "exit_bar": exit_bar,
+        }
+        return pd.DataFrame(columns)[list(Trade.__dataclass_fields__)]
 
 
 @dataclass(frozen=True)
@@ -249,6 +240,13 @@ class Market:
         """UTC day number (days since 1970-01-01) of every bar."""
         days: np.ndarray = self.timestamps.as_unit("ns").asi8 // NANOS_PER_DAY
         return days
+
+    @cached_property
+    def session_last(self) -> np.ndarray:
+        """True at the last bar of each UTC date (the default sessions of `flat_at_close`)."""
+        last = np.ones(len(self.day), dtype=bool)
+        last[:-1] = self.day[1:] != self.day[:-1]
+        return last
 
 
 def market_from_bars(bars: pd.DataFrame) -> Market:
@@ -287,36 +285,19 @@ def market_from_bars(bars: pd.DataFrame) -> Market:
     return Market(symbols, timestamps, opens, closes)
 
 
-def session_last_bars(timestamps: pd.DatetimeIndex | Market) -> np.ndarray:
-    """True at the last bar of each UTC date (where `flat_at_close` closes positions)."""
-    days = timestamps.day if isinstance(timestamps, Market) else timestamps.as_unit("ns").asi8 // NANOS_PER_DAY
-    last = np.ones(len(days), dtype=bool)
-    last[:-1] = days[1:] != days[:-1]
-    return last
-
-
-def check_identity(equity: float, initial: float, realised: float, unrealised: float, fees: float, bar: int) -> None:
-    """Raise AccountingError unless equity == initial cash + realised + unrealised - fees."""
-    rhs = initial + realised + unrealised - fees
-    if abs(equity - rhs) > IDENTITY_RTOL * max(abs(equity), abs(rhs), 1.0):
-        raise AccountingError(
-            f"bar {bar}: cash + positions at market = {equity!r} but initial cash + realised + unrealised - fees "
-            f"= {rhs!r}"
-        )
-
-
 def daily_breakdown(
     market: Market, equity: np.ndarray, initial: float, fill_table: np.ndarray, trade_table: np.ndarray
 ) -> pd.DataFrame:
     """Per UTC date: equity at the start (previous close, or the initial cash) and at the end,
     pnl, fills, closed trades (by exit date) and fees."""
     day = market.day
-    end_idx = np.flatnonzero(session_last_bars(market))
+    end_idx = np.flatnonzero(market.session_last)
     end = equity[end_idx]
     start = np.concatenate([[initial], end[:-1]])
     days = day[end_idx]
     fill_day = np.searchsorted(days, day[fill_table[:, ledger.FILL_BAR].astype(np.int64)])
-    exit_day = np.searchsorted(days, day[trade_table[:, 3].astype(np.int64)])
+    exit_bar = trade_table[:, ledger.TRADE_COLUMNS.index("exit_bar")].astype(np.int64)
+    exit_day = np.searchsorted(days, day[exit_bar])
     index = pd.DatetimeIndex(pd.to_datetime(days * NANOS_PER_DAY, utc=True), name="date")
     return pd.DataFrame(
         {
@@ -331,19 +312,16 @@ def daily_breakdown(
     )
 
 
-def _python_decision(policy: Any, market: Market) -> Any:
+def _python_decision(policy: Any) -> Any:
     """The policy's Python decision for the loop's pure-Python form, from its `decide` or `target`."""
     if callable(getattr(policy, "decide", None)):
         return policy.decide
     if not callable(getattr(policy, "target", None)):
         raise InputError(f"{getattr(policy, 'name', policy)!r} has neither target(history) nor decide(...)")
-    series = [np.ascontiguousarray(market.close[:, j]) for j in range(len(market.symbols))]
-    for values in series:
-        values.setflags(write=False)
     target = policy.target
 
-    def decide(t: int, j: int, *_: Any) -> float:
-        return float(target(series[j][: t + 1]))
+    def decide(t: int, j: int, history: np.ndarray, *_: Any) -> float:
+        return float(target(history))
 
     return decide
 
@@ -376,13 +354,13 @@ def run_backtest(
     elif features.ndim != 3 or features.shape[:2] != (n, k):
         raise InputError(f"features must have shape ({n}, {k}, n_features), got {features.shape}")
     if session_last is None:
-        session_last = session_last_bars(market)
+        session_last = market.session_last
     elif session_last.shape != (n,) or session_last.dtype != np.bool_ or not session_last[-1]:
         raise InputError(f"session_last must be a bool array of shape ({n},) flagging each session's last bar")
     flat_bars = session_last if config.flat_at_close else np.zeros(n, dtype=bool)
     kernel: PolicyKernel | None = policy.kernel(n, k) if compiled and hasattr(policy, "kernel") else None
     if kernel is None:
-        kernel = PolicyKernel(kernels.PYTHON, _python_decision(policy, market))
+        kernel = PolicyKernel(kernels.PYTHON, _python_decision(policy))
     simulate = loop.simulate if kernel.kind != kernels.PYTHON else loop.simulate.py_func
     limits = risk_gate.limits_vector if risk_gate is not None else _NO_LIMITS
     gate_state = risk_gate.state if risk_gate is not None else rules.new_state()
@@ -406,7 +384,10 @@ def run_backtest(
     if status == loop.BAD_TARGET:
         raise InputError(f"{name}: target at bar {bar} is NaN; return 1 (long), 0 or -1 (short)")
     if status == loop.ACCOUNTING:
-        raise AccountingError(f"bar {bar}: cash + positions at market != initial cash + realised + unrealised - fees")
+        raise AccountingError(
+            f"bar {bar}: cash + positions at market = {equity[bar]!r} differs from initial cash + realised + "
+            "unrealised PnL - fees (a bug in the book, not in the data)"
+        )
     trade_table = ledger.trade_table(fill_table, k)
     if risk_gate is not None and len(events):
         risk_gate.defer_log(lambda: _gate_events(events, market, risk_gate.limits))

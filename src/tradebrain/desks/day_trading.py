@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from tradebrain.agents.export import ExportedPolicy, export_policy
+from tradebrain.agents.export import export_policy
 from tradebrain.agents.training import TrainConfig, TrainedAgent, train_agent
-from tradebrain.backtest.day_trading import backtest_days, buy_and_hold_days
+from tradebrain.backtest.day_trading import backtest_days, buy_and_hold_days, session_ends
 from tradebrain.backtest.engine import BacktestResult
 from tradebrain.backtest.metrics import TRADING_DAYS_PER_YEAR, empty_trades, summarize
 from tradebrain.core.config import StrictModel, with_updates
@@ -112,7 +112,7 @@ def train_day_trader(
 
 def session_metrics(result: BacktestResult, days: Sequence[TradingDay]) -> dict[str, float]:
     """Return, Sharpe (daily, 252 a year), max drawdown, trades and win rate from session closes."""
-    ends = np.cumsum([day.bars for day in days]) - 1
+    ends = session_ends(days)
     equity = pd.Series(
         np.r_[result.config.cash, result.equity[ends]],
         index=pd.DatetimeIndex([days[0].timestamps[0], *[day.timestamps[-1] for day in days]]),
@@ -172,13 +172,8 @@ def run_cell(
 
 
 def _session_equity(result: BacktestResult, days: Sequence[TradingDay]) -> pd.Series:
-    ends = np.cumsum([day.bars for day in days]) - 1
+    ends = session_ends(days)
     return pd.Series(result.equity[ends], index=pd.DatetimeIndex([day.timestamps[-1] for day in days]))
-
-
-def load_policy(path: Path) -> ExportedPolicy:
-    """A policy a study saved (policy.npz)."""
-    return ExportedPolicy.load(path)
 
 
 # ------------------------------------------------------------------------------------------- studies

@@ -3,15 +3,17 @@ long/short, flat at the close, several symbols and the risk gate."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from tradebrain.agents.baselines.trading import BuyAndHold, SmaCrossover
+from tradebrain.backtest import ledger, loop
 from tradebrain.backtest.engine import (
     AccountingError,
     BacktestConfig,
-    check_identity,
     run_backtest,
 )
 from tradebrain.core.errors import InputError
@@ -140,8 +142,26 @@ def test_identity_holds_every_bar_and_a_break_raises() -> None:
     flat_at_end = result.positions[-1, 0] == 0
     if flat_at_end:
         assert sum(t.pnl for t in result.trades) == pytest.approx(result.final_equity - config.cash, rel=1e-9)
-    with pytest.raises(AccountingError, match="bar 7"):
-        check_identity(1000.0, 1000.0, 5.0, 0.0, 0.0, 7)
+
+
+def test_a_book_that_breaks_the_identity_is_caught_at_that_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a bug in the book: every position change also conjures one dollar of cash (patched into the
+    # loop's Python form, which calls the same compiled book the compiled loop does)
+    move_to = loop._move_to
+
+    def leaky_move_to(account: np.ndarray, *args: Any) -> tuple[int, int]:
+        n_fills = args[4]
+        result = move_to(account, *args)
+        if result[0] > n_fills:
+            account[ledger.CASH] += 1.0
+        return result  # type: ignore[no-any-return]
+
+    bars = walk_bars(40, 3)
+    policy = Schedule([0, 0, 1] + [1] * 37)
+    assert run_backtest(bars, policy, compiled=False).fill_table[0, ledger.FILL_BAR] == 3  # decided at 2
+    monkeypatch.setattr(loop, "_move_to", leaky_move_to)
+    with pytest.raises(AccountingError, match="bar 3: "):
+        run_backtest(bars, policy, compiled=False)
 
 
 def test_long_short_and_long_only() -> None:

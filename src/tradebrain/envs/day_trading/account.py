@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from numba import njit
+
 from tradebrain.core.errors import InputError
 
 PERCENT = 100.0
@@ -80,20 +82,7 @@ class DayAccount:
         _check_price(price)
         if self.in_position:
             raise InputError("buy while a position is open: the account is long-only and all-in; sell first")
-        budget = self.cash_fraction * self.cash
-        if self.whole_shares:
-            quantity = float(math.floor(budget / (price * (1.0 + self.commission))))
-            notional = quantity * price
-            fee = self.commission * notional
-            while quantity > 0 and notional + fee > self.cash:  # rounding at an exact multiple
-                quantity -= 1.0
-                notional = quantity * price
-                fee = self.commission * notional
-            cost = notional + fee
-        else:
-            quantity = budget / (price * (1.0 + self.commission))
-            cost = budget  # = quantity * price * (1 + commission); spending `budget` keeps cash >= 0 exactly
-            fee = max(cost - quantity * price, 0.0)  # never below 0 by rounding (at commission 0 it is 0)
+        quantity, cost, fee = buy_size(self.cash, price, self.commission, self.cash_fraction, self.whole_shares)
         if quantity <= 0:
             raise InputError(
                 f"cash {self.cash:.2f} x cash_fraction {self.cash_fraction} buys no whole unit at price {price}; "
@@ -125,6 +114,29 @@ class DayAccount:
         self.entry_price = 0.0
         self.entry_cost = 0.0
         return Fill("sell", quantity, float(price), fee, self.cash), reward
+
+
+@njit(cache=True)
+def buy_size(
+    cash: float, price: float, commission: float, cash_fraction: float, whole_shares: bool
+) -> tuple[float, float, float]:
+    """(quantity, cost, fee) of an all-in buy of `cash_fraction` of `cash` at `price`, fee included:
+    the one sizing rule of the env, its batched twin and the live decision path. Fractional: the
+    whole budget is spent (so cash never goes below 0) and the fee is what it leaves over the
+    notional, never below 0 by rounding; whole units: floored, one fewer while rounding would
+    overspend the cash."""
+    budget = cash_fraction * cash
+    if whole_shares:
+        quantity = float(math.floor(budget / (price * (1.0 + commission))))
+        notional = quantity * price
+        fee = commission * notional
+        while quantity > 0 and notional + fee > cash:  # rounding at an exact multiple
+            quantity -= 1.0
+            notional = quantity * price
+            fee = commission * notional
+        return quantity, notional + fee, fee
+    quantity = budget / (price * (1.0 + commission))
+    return quantity, budget, max(budget - quantity * price, 0.0)
 
 
 def _check_price(price: float) -> None:

@@ -22,42 +22,20 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvO
 from tradebrain.core.errors import InputError
 from tradebrain.core.numba_cache import refresh_cache
 from tradebrain.envs.batched import BatchedVecEnv
-from tradebrain.envs.day_trading import actions
-from tradebrain.envs.day_trading.account import PERCENT
+from tradebrain.envs.day_trading import account, actions
+from tradebrain.envs.day_trading.account import PERCENT, buy_size
 from tradebrain.envs.day_trading.actions import ACTION_NAMES, BUY, HOLD, N_ACTIONS, SELL, allowed_actions, describe_mask
 from tradebrain.envs.day_trading.config import DEFAULT_CONFIG, DayTradingEnvConfig
 from tradebrain.envs.day_trading.day import TradingDay, check_days
 from tradebrain.envs.day_trading.env import RESET_OPTIONS
 from tradebrain.envs.day_trading.observer import observation_size
 
-refresh_cache(__file__, [actions.__file__])
+refresh_cache(__file__, [actions.__file__, account.__file__])
 
 NO_ERROR = -1
 # columns of the float state: one row per episode
 _CASH, _QUANTITY, _ENTRY_PRICE, _ENTRY_BALANCE, _ENTRY_COST, _FEES, _REALISED = range(7)
 N_STATE = 7
-
-
-@njit(cache=True)
-def _buy_size(
-    cash: float, price: float, commission: float, cash_fraction: float, whole_shares: bool
-) -> tuple[float, float, float]:
-    """(quantity, cost, fee) of `DayAccount.buy` at `price`, same operations in the same order."""
-    budget = cash_fraction * cash
-    if whole_shares:
-        quantity = float(np.floor(budget / (price * (1.0 + commission))))
-        notional = quantity * price
-        fee = commission * notional
-        while quantity > 0 and notional + fee > cash:  # rounding at an exact multiple
-            quantity -= 1.0
-            notional = quantity * price
-            fee = commission * notional
-        cost = notional + fee
-    else:
-        quantity = budget / (price * (1.0 + commission))
-        cost = budget
-        fee = max(cost - quantity * price, 0.0)
-    return quantity, cost, fee
 
 
 @njit(cache=True)
@@ -104,7 +82,7 @@ def _step(
     for i in range(n):  # check first, so a refused buy leaves every episode untouched
         if chosen[i] == BUY:
             price = close[starts[day[i]] + bar[i]]
-            quantity, _, _ = _buy_size(state[i, _CASH], price, commission, cash_fraction, whole_shares)
+            quantity, _, _ = buy_size(state[i, _CASH], price, commission, cash_fraction, whole_shares)
             if quantity <= 0:
                 return i
     for i in range(n):
@@ -114,7 +92,7 @@ def _step(
         b = bar[i]
         price = close[starts[day[i]] + b]
         if chosen[i] == BUY:
-            quantity, cost, fee = _buy_size(state[i, _CASH], price, commission, cash_fraction, whole_shares)
+            quantity, cost, fee = buy_size(state[i, _CASH], price, commission, cash_fraction, whole_shares)
             state[i, _ENTRY_BALANCE] = state[i, _CASH]
             state[i, _ENTRY_PRICE] = price
             state[i, _ENTRY_COST] = cost
