@@ -25,13 +25,13 @@ import pandas as pd
 from rich.table import Table
 
 from benchmarks.report import verdict
-from tradebrain.agents.baselines.trading import SmaCrossover
-from tradebrain.agents.kernels import RETURN_MLP, PolicyKernel, pack_mlp, return_mlp
+from tradebrain.backtest.baselines import SmaCrossover
 from tradebrain.backtest.engine import BacktestConfig, run_backtest
 from tradebrain.backtest.vectorized import run_vectorized
 from tradebrain.data.sources.synthetic import random_walk_bars
 from tradebrain.risk.gate import RiskGate
 from tradebrain.risk.limits import RiskLimits
+from tradebrain.rl.kernels import RETURN_MLP, PolicyKernel, pack_mlp, return_mlp
 
 BACKTESTING_PY_BARS = 100_000
 PYTHON_LOOP_BARS = 100_000

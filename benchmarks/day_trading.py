@@ -40,16 +40,18 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from benchmarks.paths import ROOT
 from benchmarks.report import verdict
-from tradebrain.agents.decision import DecisionPath, FastDiscretePolicy
-from tradebrain.agents.export import export_policy
-from tradebrain.agents.training import TrainConfig, train_agent
 from tradebrain.backtest.bootstrap import Estimate, bootstrap, mean
 from tradebrain.data.sources.files import read_bars_csv
 from tradebrain.data.streaming import StreamingFeatures
-from tradebrain.desks.day_trading import DayTradingDeskConfig, algorithm_defaults
-from tradebrain.envs.day_trading import DayTradingEnvConfig, TradingDay, make_vec_env, trading_days
+from tradebrain.desks.day_trading.config import DayTradingEnvConfig
+from tradebrain.desks.day_trading.day import TradingDay, trading_days
+from tradebrain.desks.day_trading.decision import DecisionPath, FastDiscretePolicy
+from tradebrain.desks.day_trading.study import DayTradingDeskConfig, algorithm_defaults
+from tradebrain.desks.day_trading.vec import make_vec_env
 from tradebrain.risk.gate import RiskGate
 from tradebrain.risk.limits import RiskLimits
+from tradebrain.rl.export import export_policy
+from tradebrain.rl.training import TrainConfig, train_agent
 
 SAMPLE = ROOT.parent / "shared" / "data" / "index-future-1min-2006.csv"
 TRAIN_SESSIONS = 30

@@ -23,9 +23,9 @@ from stable_baselines3.common.vec_env import VecEnv
 
 import tradebrain  # noqa: F401  (registers tradebrain/Execution-v0)
 from benchmarks.timing import Runner, median, rate, warm_up
-from tradebrain.envs.execution.config import ExecutionEnvConfig
-from tradebrain.envs.execution.vec_env import ExecutionVecEnv
-from tradebrain.envs.market_making.vec_env import MarketMakingVecEnv
+from tradebrain.desks.execution.config import ExecutionEnvConfig
+from tradebrain.desks.execution.vec_env import ExecutionVecEnv
+from tradebrain.desks.market_making.vec_env import MarketMakingVecEnv
 
 REFERENCE_ID = "stocks-v0"
 MARKET_MAKING_ID = "tradebrain/MarketMaking-v0"

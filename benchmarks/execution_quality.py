@@ -22,7 +22,7 @@ from scipy import stats
 from benchmarks.paths import CONFIGS, shown
 from tradebrain.backtest.bootstrap import Estimate
 from tradebrain.core.config import load_config, with_updates
-from tradebrain.desks.execution import ExecutionDeskConfig, baseline_policies, evaluate, train
+from tradebrain.desks.execution.study import ExecutionDeskConfig, baseline_policies, evaluate, train
 
 GAP_TARGET_PCT = 5.0
 BASELINES = ("TWAP", "AC-optimal")

@@ -20,7 +20,7 @@ from benchmarks.paths import CONFIGS, shown
 from benchmarks.report import interval, verdict
 from tradebrain.backtest.bootstrap import Estimate
 from tradebrain.core.config import load_config, with_updates
-from tradebrain.desks.market_making_study import MarketMakingDeskConfig, baseline_policies, evaluate, train
+from tradebrain.desks.market_making.study import MarketMakingDeskConfig, baseline_policies, evaluate, train
 
 GAP_TARGET_PCT = 10.0
 STUDIES = (

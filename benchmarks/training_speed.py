@@ -19,11 +19,11 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from benchmarks.env_speed import REFERENCE_ID, make_reference, reference_available
 from benchmarks.paths import CONFIGS
-from tradebrain.agents.policy import ActionKind
-from tradebrain.agents.training import train_agent
 from tradebrain.core.config import load_config, with_updates
-from tradebrain.desks.execution import ExecutionDeskConfig, algorithm_defaults, train
-from tradebrain.envs.execution.config import ExecutionEnvConfig
+from tradebrain.desks.execution.config import ExecutionEnvConfig
+from tradebrain.desks.execution.study import ExecutionDeskConfig, algorithm_defaults, train
+from tradebrain.rl.policy import ActionKind
+from tradebrain.rl.training import train_agent
 
 CONFIG = CONFIGS / "execution.yaml"
 DUMMY_ENVS = 8

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tradebrain.market.almgren_chriss import optimal_holdings, schedule_moments, twap_holdings
-from tradebrain.market.config import LiquidationTask, MarketConfig
-from tradebrain.market.liquidation import LiquidationSimulator
+from tradebrain.desks.execution.almgren_chriss import optimal_holdings, schedule_moments, twap_holdings
+from tradebrain.desks.execution.market import LiquidationTask, MarketConfig
+from tradebrain.desks.execution.simulator import LiquidationSimulator
 
 EPISODES = 20_000
 Z = 4.0

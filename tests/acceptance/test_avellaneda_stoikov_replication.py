@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tradebrain.desks.market_making import replicate
-from tradebrain.market.market_making import MarketMakingConfig
+from tradebrain.desks.market_making.replication import replicate
+from tradebrain.desks.market_making.simulator import MarketMakingConfig
 
 PAPER_GAMMA_01 = {
     "inventory": {"profit_mean": 62.94, "profit_std": 5.89, "final_q_std": 2.80},

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tradebrain.agents.training import TrainConfig
-from tradebrain.desks.execution import EvaluateConfig, ExecutionDeskConfig, baseline_policies, evaluate, train
+from tradebrain.desks.execution.study import EvaluateConfig, ExecutionDeskConfig, baseline_policies, evaluate, train
+from tradebrain.rl.training import TrainConfig
 
 
 def _objective(config: ExecutionDeskConfig, timesteps: int) -> tuple[float, float]:

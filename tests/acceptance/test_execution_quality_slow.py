@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tradebrain.core.config import load_config
-from tradebrain.desks.execution import ExecutionDeskConfig, baseline_policies, evaluate, train
+from tradebrain.desks.execution.study import ExecutionDeskConfig, baseline_policies, evaluate, train
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -8,7 +8,7 @@ import pytest
 
 from tradebrain.backtest.bootstrap import Estimate
 from tradebrain.core.config import load_config
-from tradebrain.desks.market_making_study import MarketMakingDeskConfig, baseline_policies, evaluate, train
+from tradebrain.desks.market_making.study import MarketMakingDeskConfig, baseline_policies, evaluate, train
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

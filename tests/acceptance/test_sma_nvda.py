@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradebrain.agents.baselines.trading import SmaCrossover
+from tradebrain.backtest.baselines import SmaCrossover
 from tradebrain.backtest.engine import BacktestConfig, run_backtest
 from tradebrain.backtest.vectorized import run_vectorized
 from tradebrain.data.sources.files import read_bars_csv

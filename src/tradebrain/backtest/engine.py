@@ -52,8 +52,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from tradebrain.agents import kernels
-from tradebrain.agents.kernels import PolicyKernel
 from tradebrain.backtest import ledger, loop
 from tradebrain.core.errors import InputError, TradebrainError
 from tradebrain.core.types import Fill, Order
@@ -61,6 +59,8 @@ from tradebrain.risk import rules
 from tradebrain.risk.gate import RiskEvent as GateEvent
 from tradebrain.risk.gate import RiskGate, review_reason
 from tradebrain.risk.limits import RiskLimits
+from tradebrain.rl import kernels
+from tradebrain.rl.kernels import PolicyKernel
 
 FillTiming = Literal["next-open", "close"]
 NANOS_PER_DAY = rules.NANOS_PER_DAY

@@ -25,8 +25,6 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from tradebrain.agents import kernels
-from tradebrain.agents.kernels import PRECOMPUTED, decide
 from tradebrain.backtest import ledger
 from tradebrain.backtest.ledger import (
     CASH,
@@ -43,10 +41,11 @@ from tradebrain.backtest.ledger import (
     fill_price,
 )
 from tradebrain.core.numba_cache import refresh_cache
-from tradebrain.envs.day_trading import actions
 from tradebrain.risk import rules, var
+from tradebrain.rl import kernels, trade_masks
+from tradebrain.rl.kernels import PRECOMPUTED, decide
 
-refresh_cache(__file__, [kernels.__file__, ledger.__file__, rules.__file__, var.__file__, actions.__file__])
+refresh_cache(__file__, [kernels.__file__, ledger.__file__, rules.__file__, var.__file__, trade_masks.__file__])
 
 OK, ACCOUNTING, BAD_TARGET, FULL = 0, 1, 2, 3
 MAX_ORDERS_PER_BAR = 5  # per symbol: close + open at the open, a risk flatten, close + open at the close

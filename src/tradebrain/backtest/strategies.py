@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from tradebrain.agents.baselines.trading import BuyAndHold, RandomTarget, SignalPolicy, SmaCrossover
+from tradebrain.backtest.baselines import BuyAndHold, RandomTarget, SignalPolicy, SmaCrossover
 from tradebrain.core.errors import ConfigError
 
 STRATEGIES: dict[str, Callable[..., SignalPolicy]] = {

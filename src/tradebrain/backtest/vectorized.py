@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tradebrain.agents.baselines.trading import SignalPolicy
-from tradebrain.agents.kernels import PRECOMPUTED, PolicyKernel
+from tradebrain.backtest.baselines import SignalPolicy
 from tradebrain.backtest.engine import BacktestConfig, BacktestResult, Market, market_from_bars, run_backtest
 from tradebrain.core.errors import InputError
 from tradebrain.risk.gate import RiskGate
+from tradebrain.rl.kernels import PRECOMPUTED, PolicyKernel
 
 
 class _Precomputed:

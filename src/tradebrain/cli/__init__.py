@@ -1,335 +1,275 @@
-"""The `tradebrain` command line: demo, execution, mm, data and config commands."""
+"""The `tradebrain` command line.
+
+Generic over the desk registry: `desks`, `demo`, `train`, `evaluate` and `study` work for every
+registered desk (tradebrain's own and any a user's package adds), and each desk gets a group
+`tradebrain <desk> ...` with its own commands (closed forms, replications) beside the generic ones.
+The data, backtest, experiment and config commands are shared by all desks.
+"""
 
 from __future__ import annotations
 
-import difflib
+import inspect
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from tradebrain.cli.backtest import backtest
 from tradebrain.cli.data import data_app
 from tradebrain.cli.experiments import run as run_experiment
 from tradebrain.cli.experiments import tune as tune_experiment
-from tradebrain.cli.study import run_day_trading_study, study_app
-from tradebrain.core.config import load_config, with_updates
+from tradebrain.core.cli import ConfigOption, JsonOption, OutOption, console, fail
 from tradebrain.core.errors import TradebrainError
+from tradebrain.desks.contract import Desk
+from tradebrain.desks.registry import get_desk, load_registry
 
 app = typer.Typer(
     help="Train, backtest and compare RL trading strategies against classical ones.", no_args_is_help=True
 )
-execution_app = typer.Typer(help="Execution desk: liquidate a block before a deadline.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
-app.add_typer(execution_app, name="execution")
+study_app = typer.Typer(help="Studies of a desk across seeds (and, per desk, symbols and costs).", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-mm_app = typer.Typer(help="Market-making desk: quote a bid and an ask around the mid.", no_args_is_help=True)
-app.add_typer(mm_app, name="mm")
 app.add_typer(data_app, name="data")
 app.add_typer(study_app, name="study")
 app.command("backtest")(backtest)
 app.command("run")(run_experiment)
 app.command("tune")(tune_experiment)
-console = Console(width=max(Console().width, 120))
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML config (default: embedded defaults, see configs/)")
+DeskArgument = Annotated[str, typer.Argument(help="a registered desk (see `tradebrain desks`)")]
+SetOption = Annotated[
+    list[str] | None, typer.Option("--set", help="any config key, as KEY=VALUE (VALUE parsed as YAML); repeat")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="print the results as one JSON object on stdout")]
+NameOption = Annotated[str | None, typer.Option(help="run name (folder under --out)")]
+AlgoOption = Annotated[str | None, typer.Option(help="algorithm (ppo | sac | dqn | maskable-ppo, as the desk allows)")]
+TimestepsOption = Annotated[int | None, typer.Option(help="training budget in env steps")]
+EpisodesOption = Annotated[int | None, typer.Option(help="held-out evaluation episodes per policy")]
+SeedOption = Annotated[int | None, typer.Option(help="training seed")]
 
 
-def _fail(error: Exception) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
-    return typer.Exit(code=2)
+def _settings(pairs: list[str] | None) -> dict[str, Any]:
+    """--set KEY=VALUE pairs as dotted-key updates (values parsed as YAML, as TRADEBRAIN_* overrides are)."""
+    updates: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise TradebrainError(f"--set {pair!r}: give KEY=VALUE, e.g. --set task.risk_aversion=2e-6")
+        try:
+            updates[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as error:
+            raise TradebrainError(f"--set {pair!r}: the value is not valid YAML ({error})") from None
+    return updates
 
 
-def _desk_config(path: Path | None, updates: dict[str, Any]) -> Any:
-    from tradebrain.desks.execution import ExecutionDeskConfig
-
-    config = load_config(ExecutionDeskConfig, path)
-    return with_updates(config, {key: value for key, value in updates.items() if value is not None})
-
-
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def _compact(value: float) -> str:
-    """$1.28M-style dollars, so a table with intervals fits a terminal."""
-    from tradebrain.reports.common import compact_usd
-
-    return compact_usd(value, unit=False)
+def _options(desk: Desk[Any], **values: Any) -> dict[str, Any]:
+    """The given generic options as the desk's config updates; an option the desk does not take is an error."""
+    updates: dict[str, Any] = {}
+    for option, value in values.items():
+        if value is None:
+            continue
+        if option not in desk.options:
+            takes = ", ".join(f"--{name}" for name in desk.options)
+            raise TradebrainError(f"--{option} does not apply to the {desk.name} desk (it takes {takes}, and --set)")
+        updates[desk.options[option]] = value
+    return updates
 
 
-def _cell(estimate: dict[str, float] | None, fmt: Callable[[float], str]) -> str:
-    """The estimate, and its 95% interval dimmed on a second line."""
-    if estimate is None:
-        return "—"
-    return f"{fmt(estimate['value'])}\n[dim][{fmt(estimate['low'])}, {fmt(estimate['high'])}][/dim]"
+def _config(desk: Desk[Any], path: Path | None, updates: dict[str, Any]) -> Any:
+    return desk.config(path, updates)
 
 
-COMPARISON_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("shortfall bps", "shortfall_bps", "{:,.1f}".format),
-    ("E+λV $", "objective_usd", _compact),
-    ("E+λV − AC-optimal $", "objective_minus_AC-optimal", _compact),
-    ("savings vs TWAP bps", "savings_bps", "{:,.1f}".format),
-    ("win rate vs TWAP", "win_rate", "{:.0%}".format),
-    ("IR", "information_ratio", "{:.2f}".format),
-    ("5% VaR of savings $", "var5_savings_usd", _compact),
-)
-
-
-def _comparison_table(result: dict[str, Any]) -> Table:
-    table = Table(
-        title=f"{result['name']}: {result['episodes']:,} held-out episodes (95% bootstrap intervals below)",
-        show_lines=True,
-    )
-    table.add_column("policy")
-    for title, _, _ in COMPARISON_COLUMNS:
-        table.add_column(title, justify="right")
-    for name, metrics in result["policies"].items():
-        table.add_row(name, *(_cell(metrics.get(key), fmt) for _, key, fmt in COMPARISON_COLUMNS))
-    return table
-
-
-DESKS = ("execution", "market-making", "daytrading")
+@app.command("desks")
+def list_desks(as_json: JsonOption = False) -> None:
+    """The registered desks, one line each (and any that failed to load, with the reason)."""
+    registry = load_registry()
+    desks = list(registry.desks.values())
+    if as_json:
+        rows = [
+            {"name": d.name, "aliases": list(d.aliases), "summary": d.summary, "envs": list(d.envs),
+             "baselines": list(d.baselines)}
+            for d in desks
+        ]  # fmt: skip
+        broken = [{"name": b.name, "target": b.target, "error": b.error} for b in registry.broken.values()]
+        typer.echo(json.dumps({"desks": rows, "broken": broken}))
+        return
+    width = max((len(d.name) for d in desks), default=0)
+    for d in desks:
+        aliases = f"  (also: {', '.join(d.aliases)})" if d.aliases else ""
+        console.print(f"[bold]{d.name:<{width}}[/]  {d.summary}{aliases}", soft_wrap=True, highlight=False)
+    for b in registry.broken.values():
+        console.print(f"[red]{b.name:<{width}}[/]  failed to load ({b.target}): {b.error}", soft_wrap=True)
 
 
 @app.command()
 def demo(
-    desk: Annotated[str, typer.Argument(help="execution | market-making | daytrading")] = "execution",
+    desk: Annotated[str, typer.Argument(help="a registered desk (see `tradebrain desks`)")] = "execution",
     config: ConfigOption = None,
-    name: Annotated[str | None, typer.Option(help="run name (folder under --out)")] = None,
-    algo: Annotated[str | None, typer.Option(help="ppo | sac | dqn")] = None,
-    timesteps: Annotated[int | None, typer.Option(help="training budget in env steps")] = None,
-    episodes: Annotated[int | None, typer.Option(help="held-out evaluation episodes per policy")] = None,
-    seed: Annotated[int | None, typer.Option(help="training seed")] = None,
-    out: Annotated[Path, typer.Option(help="root folder of run outputs")] = Path("runs"),
+    name: NameOption = None,
+    algo: AlgoOption = None,
+    timesteps: TimestepsOption = None,
+    episodes: EpisodesOption = None,
+    seed: SeedOption = None,
+    settings: SetOption = None,
+    out: OutOption = Path("runs"),
     as_json: JsonOption = False,
 ) -> None:
-    """Train an agent for a desk and compare it with the desk's baselines on held-out episodes.
+    """Train an agent for a desk and compare it with the desk's baselines; writes runs/<name>/report.html.
 
     execution: vs TWAP, VWAP, sell-now and the Almgren-Chriss optimum; market-making: vs the
     Avellaneda-Stoikov inventory strategy, the symmetric quoter and GLFT; daytrading: MaskablePPO vs
-    buy-and-hold on synthetic 1-minute bars and hourly EURUSD at two commissions, two seeds. Writes
-    runs/<name>/report.html.
+    buy-and-hold on synthetic 1-minute bars and hourly EURUSD at two commissions, two seeds.
     """
-    updates = {
-        "name": name, "train.algo": algo, "train.timesteps": timesteps, "train.seed": seed,
-        "evaluate.episodes": episodes,
-    }  # fmt: skip
     try:
-        if desk not in DESKS:
-            close = difflib.get_close_matches(desk, DESKS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise TradebrainError(f"unknown desk '{desk}'{hint} (choose from {', '.join(DESKS)})")
-        if desk == "market-making":
-            _market_making_demo(config, updates, out, as_json)
-            return
-        if desk == "daytrading":
-            _day_trading_demo(config, updates, out, as_json)
-            return
-        from tradebrain.desks.execution import run_study
-
-        result = run_study(_desk_config(config, updates), out, progress=True).as_dict()
+        chosen = get_desk(desk)
+        updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, episodes=episodes, seed=seed)
+        resolved = _config(chosen, config, {**chosen.demo_updates, **updates, **_settings(settings)})
+        result = chosen.demo(resolved, out, progress=True).as_dict()
     except TradebrainError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     if as_json:
         typer.echo(json.dumps(result, default=float))
         return
-    console.print(_comparison_table(result))
-    analysis = result["analysis"]
-    console.print(
-        f"AC closed form: kappa = {analysis['kappa']:.4f}/day (continuous approximation "
-        f"{analysis['kappa_continuous_approximation']:.4f}), E+λV of the optimum = "
-        f"${_money(analysis['schedules']['AC-optimal']['objective'])}"
-    )
-    console.print(f"report: [bold]{result['report']}[/]   model: {result['model']}")
+    chosen.print_result(result, console)
 
 
-def _day_trading_demo(config: Path | None, updates: dict[str, Any], out: Path, as_json: bool) -> None:
-    from tradebrain.data.sources.datasets import load_dataset
-    from tradebrain.data.sources.synthetic import synthetic_intraday
-
-    sources = [("SYN", synthetic_intraday("SYN", days=40, seed=0)), ("EURUSD", load_dataset("eurusd-hourly"))]
-    demo_updates = {
-        "name": updates["name"] or "daytrading-demo", "train.algo": updates["train.algo"],
-        "train.timesteps": updates["train.timesteps"] or 30_000, "train_sessions": "30", "test_sessions": "10",
-    }  # fmt: skip
-    run_day_trading_study(sources, [0.0, 0.0001], 2, demo_updates, config, out, as_json)
-
-
-MM_COLUMNS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
-    ("utility $", "utility", "{:,.2f}".format),
-    ("utility − A-S $", "utility_minus_A-S inventory", "{:,.2f}".format),
-    ("utility − symmetric $", "utility_minus_symmetric", "{:,.2f}".format),
-    ("PnL mean $", "pnl_mean", "{:,.2f}".format),
-    ("PnL std $", "pnl_std", "{:,.2f}".format),
-    ("spread $", "mean_spread", "{:,.3f}".format),
-    ("final q std", "inventory_std", "{:,.2f}".format),
-    ("max |q|", "max_abs_inventory", "{:,.2f}".format),
-)
-
-
-def _market_making_demo(config: Path | None, updates: dict[str, Any], out: Path, as_json: bool) -> None:
-    from tradebrain.desks.market_making_study import MarketMakingDeskConfig, run_study
-
-    desk = with_updates(
-        load_config(MarketMakingDeskConfig, config), {key: value for key, value in updates.items() if value is not None}
-    )
-    result = run_study(desk, out, progress=True).as_dict()
-    if as_json:
-        typer.echo(json.dumps(result, default=float))
-        return
-    table = Table(title=f"{result['name']}: {result['episodes']:,} held-out episodes (95% bootstrap intervals below)")
-    table.add_column("policy")
-    for title, _, _ in MM_COLUMNS:
-        table.add_column(title, justify="right")
-    for policy, metrics in result["policies"].items():
-        table.add_row(policy, *(_cell(metrics.get(key), fmt) for _, key, fmt in MM_COLUMNS))
-    console.print(table)
-    console.print(f"report: [bold]{result['report']}[/]   model: {result['model']}")
-
-
-@execution_app.command("analyze")
-def execution_analyze(
+@app.command()
+def train(
+    desk: DeskArgument,
     config: ConfigOption = None,
-    risk_aversion: Annotated[float | None, typer.Option("--lambda", help="risk aversion lambda, 1/$")] = None,
+    name: NameOption = None,
+    algo: AlgoOption = None,
+    timesteps: TimestepsOption = None,
+    seed: SeedOption = None,
+    settings: SetOption = None,
+    out: OutOption = Path("runs"),
     as_json: JsonOption = False,
 ) -> None:
-    """Closed forms for the AC-optimal schedule at lambda, TWAP and sell-now: kappa, holdings, E, V, E+λV."""
-    from tradebrain.desks.execution import analyze
-
+    """Train the desk's agent and save runs/<name>/model.zip (with its normalisation) and config.yaml."""
     try:
-        if risk_aversion is not None and not (math.isfinite(risk_aversion) and risk_aversion >= 0):
-            raise TradebrainError(f"--lambda must be a finite number >= 0, got {risk_aversion}")
-        result = analyze(_desk_config(config, {}), risk_aversion)
+        chosen = get_desk(desk)
+        updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, seed=seed)
+        resolved = _config(chosen, config, {**updates, **_settings(settings)})
+        run_dir = out / resolved.name
+        agent = chosen.train(resolved, run_dir)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False))
     except TradebrainError as error:
-        raise _fail(error) from None
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    console.print(
-        f"lambda = {result['risk_aversion']:g}/$, tau = {result['tau']:g} day, kappa = {result['kappa']:.6f}/day "
-        f"(continuous approximation {result['kappa_continuous_approximation']:.6f})"
-    )
-    table = Table(title="Almgren-Chriss closed forms")
-    for column in ("schedule", "holdings x_0..x_N", "E $", "V $²", "E+λV $"):
-        table.add_column(column, justify="left" if column in ("schedule", "holdings x_0..x_N") else "right")
-    for name, schedule in result["schedules"].items():
-        holdings = ", ".join(_money(x) for x in schedule["holdings"][:8]) + (
-            " …" if len(schedule["holdings"]) > 8 else ""
-        )
-        table.add_row(
-            name,
-            holdings,
-            _money(schedule["expected"]),
-            f"{schedule['variance']:.4g}",
-            _money(schedule["objective"]),
-        )
-    console.print(table)
-
-
-@execution_app.command("train")
-def execution_train(
-    config: ConfigOption = None,
-    algo: Annotated[str | None, typer.Option(help="ppo | sac | dqn")] = None,
-    timesteps: Annotated[int | None, typer.Option(help="training budget in env steps")] = None,
-    seed: Annotated[int | None, typer.Option(help="training seed")] = None,
-    out: Annotated[Path, typer.Option(help="root folder of run outputs")] = Path("runs"),
-    as_json: JsonOption = False,
-) -> None:
-    """Train an agent and save runs/<name>/model.zip."""
-    from tradebrain.desks.execution import train
-
-    try:
-        desk = _desk_config(config, {"train.algo": algo, "train.timesteps": timesteps, "train.seed": seed})
-        run_dir = out / desk.name
-        agent = train(desk, run_dir)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(desk.model_dump(mode="json"), sort_keys=False))
-    except TradebrainError as error:
-        raise _fail(error) from None
-    result = {"model": str(agent.path), "algo": desk.train.algo, "timesteps": desk.train.timesteps}
+        raise fail(error) from None
+    result = {"model": str(agent.path), "algo": resolved.train.algo, "timesteps": resolved.train.timesteps}
     typer.echo(json.dumps(result)) if as_json else console.print(f"saved {agent.path}")
 
 
-@execution_app.command("evaluate")
-def execution_evaluate(
-    model: Annotated[Path, typer.Option(help="a model.zip saved by `execution train` or `demo`")],
+@app.command()
+def evaluate(
+    desk: DeskArgument,
+    model: Annotated[Path, typer.Option(help="a model.zip saved by `train` or `demo` (vecnormalize.pkl beside it)")],
     config: ConfigOption = None,
     algo: Annotated[str | None, typer.Option(help="algorithm of the model (default: the config's)")] = None,
-    episodes: Annotated[int | None, typer.Option(help="held-out evaluation episodes per policy")] = None,
+    episodes: EpisodesOption = None,
+    settings: SetOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate a saved model against the baselines on held-out episodes."""
-    from tradebrain.agents.policy import ModelPolicy
-    from tradebrain.agents.registry import load_model
-    from tradebrain.desks.execution import baseline_policies, evaluate
-
+    """Evaluate a saved model against the desk's baselines on the same held-out data, with 95% intervals."""
     try:
-        if not model.is_file():
-            raise TradebrainError(f"--model {model} does not exist; train one with `tradebrain execution train`")
-        desk = _desk_config(config, {"train.algo": algo, "evaluate.episodes": episodes})
-        agent = ModelPolicy(load_model(str(model), desk.train.algo), desk.train.algo.upper())
-        report = evaluate(desk, [*baseline_policies(desk, desk.evaluate.baselines, desk.evaluate.vwap_profile), agent])
+        chosen = get_desk(desk)
+        resolved = _config(chosen, config, {**_options(chosen, algo=algo, episodes=episodes), **_settings(settings)})
+        result = chosen.evaluate(resolved, model).as_dict()
     except TradebrainError as error:
-        raise _fail(error) from None
-    result = {"name": desk.name, **report.as_dict()}
-    typer.echo(json.dumps(result)) if as_json else console.print(_comparison_table(result))
+        raise fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(result, default=float))
+        return
+    chosen.print_result(result, console)
+
+
+def seeds_study(desk_name: str) -> Callable[..., None]:
+    """The generic `study <desk>`: the desk's demo trained with seeds 0..N-1, each evaluated against the
+    baselines, aggregated across seeds (mean, IQM, 95% intervals, probability of improvement) by the
+    experiment runner; runs/<name>/spec.yaml re-runs or resumes it with `tradebrain run`."""
+
+    def study(
+        seeds: Annotated[int, typer.Option(min=1, help="training seeds 0..N-1")] = 3,
+        config: ConfigOption = None,
+        name: NameOption = None,
+        algo: AlgoOption = None,
+        timesteps: TimestepsOption = None,
+        episodes: EpisodesOption = None,
+        settings: SetOption = None,
+        workers: Annotated[int, typer.Option(min=1, help="parallel worker processes")] = 2,
+        tracking_uri: Annotated[str | None, typer.Option(help="also track the cells in MLflow at this URI")] = None,
+        out: OutOption = Path("runs"),
+        as_json: JsonOption = False,
+    ) -> None:
+        from tradebrain.cli.experiments import run_and_report
+        from tradebrain.experiments.backends import LocalBackend
+        from tradebrain.experiments.spec import seeds_spec
+
+        try:
+            chosen = get_desk(desk_name)
+            updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, episodes=episodes)
+            resolved = _config(chosen, config, {**updates, **_settings(settings)})
+            loaded = seeds_spec(chosen.name, resolved, seeds, out)
+        except TradebrainError as error:
+            raise fail(error) from None
+        run_and_report(loaded, LocalBackend(workers), out, tracking_uri, None, as_json)
+
+    study.__doc__ = f"Train the {desk_name} desk's agent with several seeds and compare it with the baselines " + (
+        "across seeds (mean and 95% interval of every metric, probability the agent beats each baseline)."
+    )
+    return study
 
 
 @config_app.command("show")
-def config_show(config: ConfigOption = None) -> None:
-    """Print the fully resolved execution config (file + TRADEBRAIN_* overrides + defaults) as YAML."""
-    try:
-        desk = _desk_config(config, {})
-    except TradebrainError as error:
-        raise _fail(error) from None
-    typer.echo(yaml.safe_dump(desk.model_dump(mode="json"), sort_keys=False))
-
-
-REPLICATE_COLUMNS = (("profit mean", "profit_mean"), ("profit std", "profit_std"), ("final q mean", "final_q_mean"),
-              ("final q std", "final_q_std"))  # fmt: skip
-
-
-@mm_app.command("replicate")
-def mm_replicate(
-    gamma: Annotated[float, typer.Option(help="risk aversion gamma (> 0); the paper uses 0.1, 0.01 and 1")] = 0.1,
-    paths: Annotated[int, typer.Option(help="simulated paths (>= 2), the same for both strategies")] = 1000,
-    seed: Annotated[int, typer.Option(help="first path's seed; paths use seed..seed+paths-1")] = 0,
-    as_json: JsonOption = False,
+def config_show(
+    desk: Annotated[str, typer.Argument(help="a registered desk (see `tradebrain desks`)")] = "execution",
+    config: ConfigOption = None,
 ) -> None:
-    """Replicate the Avellaneda-Stoikov (2008) simulation: the inventory strategy against the symmetric one."""
-    from tradebrain.desks.market_making import replicate
-
+    """Print a desk's fully resolved config (file + TRADEBRAIN_* overrides + defaults) as YAML."""
     try:
-        result = replicate(gamma, paths, seed)
+        resolved = get_desk(desk).config(config)
     except TradebrainError as error:
-        raise _fail(error) from None
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    table = Table(
-        title=f"Avellaneda-Stoikov simulation, gamma = {gamma:g}: {paths:,} paths (95% bootstrap intervals below)",
-        show_lines=True,
-    )
-    table.add_column("strategy")
-    table.add_column("average spread", justify="right")
-    for title, _ in REPLICATE_COLUMNS:
-        table.add_column(title, justify="right")
-    fmt = "{:,.2f}".format
-    for name, metrics in result["strategies"].items():
-        table.add_row(name, fmt(metrics["average_spread"]), *(_cell(metrics[key], fmt) for _, key in REPLICATE_COLUMNS))
-    console.print(table)
-    console.print(f"formula gamma*sigma^2*T/2 + (2/gamma)*ln(1 + gamma/k) = {result['formula_spread']:.4f}")
+        raise fail(error) from None
+    typer.echo(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False))
 
+
+def _bound(command: Callable[..., None], desk_name: str) -> Callable[..., None]:
+    """`command` with its DESK argument fixed, for `tradebrain <desk> <command>`."""
+    signature = inspect.signature(command, eval_str=True)
+    parameters = [parameter for parameter in signature.parameters.values() if parameter.name != "desk"]
+
+    def bound(**kwargs: Any) -> None:
+        command(desk=desk_name, **kwargs)
+
+    bound.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    bound.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
+    bound.__doc__ = command.__doc__
+    return bound
+
+
+def _mount_desks() -> None:
+    """Per desk (and, hidden, per alias): `tradebrain study <desk>` and the group `tradebrain <desk>`;
+    a desk named like a shared command keeps only the generic commands (`tradebrain demo <desk>`)."""
+    taken = {info.name for info in app.registered_commands} | {info.name for info in app.registered_groups}
+    for desk in load_registry().desks.values():
+        study = desk.study_command() or seeds_study(desk.name)
+        own = desk.commands()
+        for index, label in enumerate((desk.name, *desk.aliases)):
+            hidden = index > 0
+            study_app.command(label, hidden=hidden)(study)
+            if label in taken:
+                continue
+            group = typer.Typer(help=f"The {desk.name} desk: {desk.summary}.", no_args_is_help=True)
+            if own is not None:
+                group.registered_commands.extend(own.registered_commands)
+                group.registered_groups.extend(own.registered_groups)
+            for verb, command in (("demo", demo), ("train", train), ("evaluate", evaluate)):
+                group.command(verb)(_bound(command, desk.name))
+            group.command("study")(study)
+            app.add_typer(group, name=label, hidden=hidden)
+
+
+_mount_desks()
 
 if __name__ == "__main__":
     app()

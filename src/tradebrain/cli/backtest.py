@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradebrain.backtest.engine import BacktestResult
+from tradebrain.core.cli import fail
 from tradebrain.core.errors import TradebrainError
 
 console = Console(width=max(Console().width, 120))
@@ -64,9 +65,7 @@ def backtest(
             benchmark=benchmark, benchmark_metrics=bench_metrics,
         )  # fmt: skip
     except (TradebrainError, ValueError) as error:
-        from tradebrain.cli.data import _fail
-
-        raise _fail(error) from None
+        raise fail(error) from None
     summary = {
         "policy": policy, "symbol": symbol, "metrics": metrics, "final_equity": result.final_equity,
         "closed_trades": len(trades), "equity_file": str(paths["equity.csv"]), "trades_file": str(paths["trades.csv"]),

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tradebrain.core.cli import JsonOption, fail
 from tradebrain.core.console import stderr_console
 from tradebrain.core.errors import TradebrainError
 
@@ -25,15 +26,7 @@ console = Console(width=max(Console().width, 120))
 
 StoreOption = Annotated[Path, typer.Option("--store", help="Parquet store folder (default runs/store)")]
 PostgresOption = Annotated[str | None, typer.Option("--postgres", help="a PostgreSQL DSN instead of Parquet")]
-JsonOption = Annotated[bool, typer.Option("--json", help="print the results as one JSON object on stdout")]
 DAYS_PER_BATCH = 20
-
-
-def _fail(error: Exception) -> typer.Exit:
-    from rich.markup import escape
-
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
-    return typer.Exit(code=2)
 
 
 def _store(root: Path, postgres: str | None) -> Any:
@@ -96,7 +89,7 @@ def data_import(
                 written += target.write(batch)
                 progress.advance(task, len(batch))
     except TradebrainError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     symbols = sorted(bars["symbol"].unique())
     result = {"rows": len(bars), "written": written, "symbols": symbols,
               "first": str(bars["timestamp"].min()), "last": str(bars["timestamp"].max())}  # fmt: skip
@@ -119,7 +112,7 @@ def data_list(
             if coverage is not None:
                 rows.append({"symbol": name, "first": str(coverage[0]), "last": str(coverage[1]), "bars": coverage[2]})
     except TradebrainError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     if as_json:
         typer.echo(json.dumps({"symbols": rows}))
         return
@@ -145,7 +138,7 @@ def data_show(
     try:
         bars = _store(store, postgres).read(symbol, _when(start), _when(end))
     except TradebrainError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     shown = pd.concat([bars.head(rows), bars.tail(rows)]).drop_duplicates() if len(bars) > 2 * rows else bars
     if as_json:
         typer.echo(
@@ -180,7 +173,7 @@ def data_validate(
     try:
         bars = _read(path, None, symbol, tz, repair=False)
     except TradebrainError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     result = {"file": str(path), "rows": len(bars), "first": str(bars["timestamp"].min()),
               "last": str(bars["timestamp"].max()), "valid": True}  # fmt: skip
     typer.echo(json.dumps(result)) if as_json else console.print(f"{path}: {len(bars):,} valid bars")
@@ -203,7 +196,7 @@ def data_features(
             raise TradebrainError(f"no bars of {symbol} in the store; import some with `tradebrain data import`")
         features = compute_features(bars)
     except TradebrainError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         features.to_parquet(out)

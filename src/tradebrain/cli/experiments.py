@@ -17,22 +17,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tradebrain.core.cli import JsonOption, fail
 from tradebrain.core.console import stderr_console
 from tradebrain.core.errors import TradebrainError
 
 console = Console(width=max(Console().width, 120))
-JsonOption = Annotated[bool, typer.Option("--json", help="print the results as one JSON object on stdout")]
 RunsRootOption = Annotated[Path, typer.Option("--runs-root", help="root folder of results, MLflow store, studies")]
 TrackingOption = Annotated[
     str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: sqlite under --runs-root)")
 ]
 NoTrackingOption = Annotated[bool, typer.Option("--no-tracking", help="do not log to MLflow")]
 BACKENDS = ("local", "ray")
-
-
-def _fail(error: Exception) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
-    return typer.Exit(code=2)
 
 
 def _progress() -> Progress:
@@ -67,10 +62,7 @@ def run(
     """Run every cell of a spec's grid x seeds (skipping completed ones), then aggregate across seeds.
 
     Writes runs/<name>/results.json, results.csv and summary.html; one MLflow run per cell."""
-    from tradebrain.experiments.aggregate import aggregate
     from tradebrain.experiments.backends import LocalBackend, RayBackend
-    from tradebrain.experiments.results import build_tables, results_data, write_results
-    from tradebrain.experiments.runner import run_experiment
     from tradebrain.experiments.spec import load_spec
     from tradebrain.experiments.tuning import load_best
 
@@ -80,7 +72,21 @@ def run(
         loaded = load_spec(spec)
         extra = load_best(loaded) if use_best else None
         chosen = LocalBackend(workers) if backend == "local" else RayBackend(ray_address, num_cpus=workers)
-        uri = None if no_tracking else (tracking_uri or "default")
+    except TradebrainError as error:
+        raise fail(error) from None
+    run_and_report(loaded, chosen, runs_root, None if no_tracking else (tracking_uri or "default"), extra, as_json)
+
+
+def run_and_report(
+    loaded: Any, backend: Any, runs_root: Path, tracking_uri: str | None, extra: Any, as_json: bool
+) -> None:
+    """Run a loaded spec's missing cells with a progress bar, aggregate across seeds, write the result
+    files and print the tables (or JSON): shared by `run` and the generic `study <desk>`."""
+    from tradebrain.experiments.aggregate import aggregate
+    from tradebrain.experiments.results import build_tables, results_data, write_results
+    from tradebrain.experiments.runner import run_experiment
+
+    try:
         with _progress() as progress:
             task = progress.add_task(f"{loaded.spec.name} cells", total=None, last="")
 
@@ -91,11 +97,11 @@ def run(
             def start(todo: int, skipped: int) -> None:
                 progress.update(task, total=todo, last=f"{skipped} done before, skipped" if skipped else "")
 
-            result = run_experiment(loaded, runs_root, chosen, uri, extra, on_record=advance, on_start=start)
+            result = run_experiment(loaded, runs_root, backend, tracking_uri, extra, on_record=advance, on_start=start)
         summaries = aggregate(result.cells, result.records)
         paths = write_results(result, summaries, loaded.desk.headline, loaded.desk.comparison)
     except TradebrainError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     data = results_data(result, summaries) | {"files": {kind: str(path) for kind, path in paths.items()}}
     if as_json:
         typer.echo(json.dumps(data))
@@ -149,7 +155,7 @@ def tune(
                 on_trial=advance,
             )  # fmt: skip
     except TradebrainError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     data = result.as_dict()
     if as_json:
         typer.echo(json.dumps(data))

@@ -1,5 +1,5 @@
-"""What every desk study does around its own training and evaluation: a run folder holding the
-resolved config, timed training, and the summary scripts read with --json."""
+"""What every desk study does around its own training and evaluation: held-out evaluation seeds,
+a run folder holding the resolved config, timed training, and the summary scripts read with --json."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ import yaml
 from pydantic import BaseModel
 
 T = TypeVar("T")
+
+
+def evaluation_seeds(episodes: int, offset: int) -> list[int]:
+    """Held-out seeds offset..offset+episodes-1; training never uses seeds in this range."""
+    return list(range(offset, offset + episodes))
 
 
 def start_run(config: BaseModel, name: str, runs_root: Path) -> Path:

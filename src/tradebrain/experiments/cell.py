@@ -28,7 +28,7 @@ def execute_cell(task: CellTask) -> CellRecord:
     """Train and evaluate one cell; a failure becomes a `failed` record carrying the error."""
     import torch
 
-    from tradebrain.experiments.desks import get_desk
+    from tradebrain.desks.registry import get_desk
 
     torch.set_num_threads(1)  # bit-identical results, and workers do not fight over cores
     cell = task.cell
@@ -42,7 +42,7 @@ def execute_cell(task: CellTask) -> CellRecord:
         config = desk.config_cls.model_validate(cell.config)
         out_dir = Path(task.out_dir)
         if task.tensorboard:
-            config = desk.tensorboard(config, out_dir / "tensorboard")
+            config = desk.with_tensorboard(config, out_dir / "tensorboard")
         output = desk.run_cell(config, out_dir, task.write_report)
     except Exception as error:  # reported in the results table; the cell is retried on the next run
         detail = "".join(traceback.format_exception_only(error)).strip()

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tradebrain.experiments.adapter import AGENT
+from tradebrain.desks.contract import AGENT
 from tradebrain.experiments.aggregate import ConfigSummary, SeedStats
 from tradebrain.experiments.runner import ExperimentRun
 from tradebrain.reports.common import finite_json, fmt

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from tradebrain.core.config import StrictModel, describe_validation_error, load_config, read_yaml, with_overrides
 from tradebrain.core.errors import ConfigError
-from tradebrain.experiments.adapter import DeskAdapter
-from tradebrain.experiments.desks import get_desk
+from tradebrain.desks.contract import Desk
+from tradebrain.desks.registry import get_desk
 
 GridValue = float | int | str | bool | None
 
@@ -104,7 +105,7 @@ class LoadedSpec:
 
     spec: ExperimentSpec
     path: Path
-    desk: DeskAdapter
+    desk: Desk[Any]
     base_config: BaseModel
 
     @property
@@ -167,3 +168,20 @@ def load_spec(path: Path) -> LoadedSpec:
         for key in spec.tune.space:
             check_dotted_key(desk.config_cls, key, f"{path}: tune.space")
     return LoadedSpec(spec, path, desk, base_config)
+
+
+def seeds_spec(desk: str, config: BaseModel, seeds: int, runs_root: Path) -> LoadedSpec:
+    """A spec without a grid: the desk config trained with seeds 0..seeds-1, each cell evaluated against
+    the baselines. Written to runs_root/<name>/spec.yaml, so `tradebrain run` re-runs (or resumes) it."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    name = str(getattr(config, "name", desk))
+    data = {"name": name, "desk": desk, "base": config.model_dump(mode="json"), "seeds": list(range(seeds)),
+            "tensorboard": False}  # fmt: skip
+    parse_spec(data, "the study's options")  # fails before anything is written
+    path = runs_root / name / "spec.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.tmp")
+    staged.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    staged.replace(path)
+    return load_spec(path)

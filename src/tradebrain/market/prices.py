@@ -15,7 +15,7 @@ from numba import njit
 
 from tradebrain.core.errors import InputError
 from tradebrain.core.records import record
-from tradebrain.market.config import MarketConfig
+from tradebrain.market.config import PriceProcessConfig
 
 PROCESSES = ("abm", "gbm", "ou", "garch")
 ABM, GBM, OU, GARCH = range(4)
@@ -26,7 +26,7 @@ PRICE_PARAMS = np.dtype(
 )  # fmt: skip
 
 
-def price_params(market: MarketConfig, tau: float) -> np.ndarray:
+def price_params(market: PriceProcessConfig, tau: float) -> np.ndarray:
     """The kernel's parameter record for `market` sampled every `tau` days."""
     return record(
         PRICE_PARAMS, process=PROCESSES.index(market.process), s0=market.s0, sigma=market.sigma,
@@ -98,7 +98,7 @@ def fill_paths(records: np.ndarray, normals: np.ndarray, out: np.ndarray) -> Non
                     row[j] = p.s0 + row[j] - anchor
 
 
-def unaffected_paths(market: MarketConfig, tau: float, steps: int, normals: np.ndarray) -> np.ndarray:
+def unaffected_paths(market: PriceProcessConfig, tau: float, steps: int, normals: np.ndarray) -> np.ndarray:
     """Mid paths of shape (episodes, lookback + steps + 1) from normals of shape (episodes, lookback + steps)."""
     expected = market.lookback + steps
     if normals.ndim != 2 or normals.shape[1] != expected:

@@ -1,8 +1,8 @@
-"""Figures of an execution report: holdings paths and per-episode cost distributions, saved as PNG."""
+"""Figures shared by the desks' reports: consistent policy colours and per-episode distributions, saved as PNG."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -14,60 +14,26 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from tradebrain.backtest.execution import ExecutionOutcomes
-
 Array = npt.NDArray[np.float64]
 
 DPI = 110
 CLIP = (0.5, 99.5)
 """Percentiles of the pooled non-constant samples that bound a distribution's x-axis."""
-BASELINE_COLORS = {"TWAP": "#1f77b4", "AC-optimal": "#2ca02c", "VWAP": "#9467bd", "sell-now": "#7f7f7f"}
 OTHER_COLORS = ("#d62728", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#000000")
 
 
-def policy_colors(names: Sequence[str]) -> dict[str, str]:
-    """A fixed colour per baseline and distinct warm colours for the others, so figures agree."""
+def policy_colors(names: Sequence[str], fixed: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `fixed` colour of each policy that has one (a desk's baselines) and distinct warm colours
+    for the others, so a report's figures agree."""
+    fixed = fixed or {}
     others = iter(OTHER_COLORS * (1 + len(names) // len(OTHER_COLORS)))
-    return {name: BASELINE_COLORS.get(name) or next(others) for name in names}
+    return {name: fixed.get(name) or next(others) for name in names}
 
 
-def _save(fig: Figure, path: Path) -> None:
+def save_figure(fig: Figure, path: Path) -> None:
     """Write the figure and release its memory (reports run in long-lived processes)."""
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-
-
-def plot_inventory(
-    outcomes: Mapping[str, ExecutionOutcomes],
-    shares: float,
-    tau: float,
-    agents: Collection[str],
-    path: Path,
-    samples: int = 20,
-) -> None:
-    """Holdings x_k/X against t_k in days: mean path and 5%-95% band per policy, plus thin sample
-    paths of the agents, whose paths (unlike a static schedule's) differ between episodes."""
-    colors = policy_colors(list(outcomes))
-    fig, ax = plt.subplots(figsize=(8.5, 5.0))
-    for name, outcome in outcomes.items():
-        fraction = outcome.holdings / shares
-        times = np.arange(fraction.shape[1]) * tau
-        color = colors[name]
-        if name in agents:
-            for row in fraction[:samples]:
-                ax.plot(times, row, color=color, lw=0.6, alpha=0.3, zorder=1)
-        low, high = np.percentile(fraction, [5, 95], axis=0)
-        ax.fill_between(times, low, high, color=color, alpha=0.15, lw=0, zorder=2)
-        marker = "o" if len(times) <= 31 else None
-        label = f"{name} (+ {min(samples, len(fraction))} sample episodes)" if name in agents else name
-        ax.plot(times, fraction.mean(axis=0), color=color, lw=2, marker=marker, ms=4, label=label, zorder=3)
-    ax.set_xlabel("time $t_k$ (days)")
-    ax.set_ylabel("holdings $x_k/X$ (fraction of the block left)")
-    ax.set_title("Holdings over the horizon: mean path, shaded 5%-95% of episodes")
-    ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
-    _save(fig, path)
 
 
 def _is_constant(values: Array) -> bool:
@@ -141,7 +107,7 @@ def plot_distributions(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="policy (dashed: mean)")
-    _save(fig, path)
+    save_figure(fig, path)
     total = sum(len(samples[name]) for name in shown)
     apart = sorted(name for name in samples if name not in shown and not _is_constant(samples[name]))
     note = f" {', '.join(apart)}: far from the others, marked at the edge with its mean." if apart else ""

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradebrain.agents.baselines.trading import BuyAndHold, SmaCrossover
 from tradebrain.backtest import ledger, loop
+from tradebrain.backtest.baselines import BuyAndHold, SmaCrossover
 from tradebrain.backtest.engine import (
     AccountingError,
     BacktestConfig,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tradebrain.agents.baselines.trading import BuyAndHold
+from tradebrain.backtest.baselines import BuyAndHold
 from tradebrain.backtest.engine import BacktestConfig, run_backtest
 from tradebrain.data.schema import validate_bars
 from tradebrain.risk import RiskGate, RiskLimits

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradebrain.agents.baselines.trading import RandomTarget
+from tradebrain.backtest.baselines import RandomTarget
 from tradebrain.backtest.engine import BacktestConfig, run_backtest
 from tradebrain.data.sources.synthetic import random_walk_bars
 from tradebrain.risk import RiskGate, RiskLimits

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradebrain.agents.baselines.trading import BuyAndHold, RandomTarget, SignalPolicy, SmaCrossover
+from tradebrain.backtest.baselines import BuyAndHold, RandomTarget, SignalPolicy, SmaCrossover
 from tradebrain.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from tradebrain.backtest.vectorized import run_vectorized
 from tradebrain.core.errors import InputError

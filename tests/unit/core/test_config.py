@@ -10,8 +10,8 @@ import pytest
 
 from tradebrain.core.config import build_config, env_overrides, load_config, with_updates
 from tradebrain.core.errors import ConfigError
-from tradebrain.envs.execution.config import ExecutionEnvConfig
-from tradebrain.market.config import MarketConfig
+from tradebrain.desks.execution.config import ExecutionEnvConfig
+from tradebrain.desks.execution.market import MarketConfig
 
 NO_ENV: dict[str, str] = {}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tradebrain.core.errors import ConfigError
-from tradebrain.desks.execution import ExecutionDeskConfig
+from tradebrain.desks.execution.study import ExecutionDeskConfig
 from tradebrain.experiments.spec import check_dotted_key, load_spec
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tradebrain.market.config import MarketConfig
+from tradebrain.market.config import PriceProcessConfig
 from tradebrain.market.prices import PROCESSES, unaffected_paths
 
 PATHS = 20_000
@@ -35,7 +35,7 @@ def assert_variance(sample: np.ndarray, expected: float) -> None:
 @pytest.mark.parametrize("process", PROCESSES)
 def test_arrival_equals_s0_exactly(process: str) -> None:
     extra = {"ou": {"ou_theta": 0.7}, "abm": {"drift": 0.4}, "gbm": {"drift": 2.0}}.get(process, {})
-    market = MarketConfig(process=process, s0=37.25, sigma=3.0, lookback=6, **extra)
+    market = PriceProcessConfig(process=process, s0=37.25, sigma=3.0, lookback=6, **extra)
     paths = unaffected_paths(market, 0.25, 10, normals(1, 16, paths=500))
     assert paths.shape == (500, 17)
     assert np.all(paths[:, 6] == 37.25)
@@ -44,7 +44,7 @@ def test_arrival_equals_s0_exactly(process: str) -> None:
 
 
 def test_abm_increments_are_exactly_the_scaled_normals() -> None:
-    market = MarketConfig(process="abm", sigma=2.0, drift=0.3, lookback=4)
+    market = PriceProcessConfig(process="abm", sigma=2.0, drift=0.3, lookback=4)
     tau = 0.5
     noise = normals(2, 12, paths=100)
     paths = unaffected_paths(market, tau, 8, noise)
@@ -53,7 +53,7 @@ def test_abm_increments_are_exactly_the_scaled_normals() -> None:
 
 
 def test_abm_increment_moments() -> None:
-    market = MarketConfig(process="abm", sigma=2.0, drift=0.3, lookback=4)
+    market = PriceProcessConfig(process="abm", sigma=2.0, drift=0.3, lookback=4)
     tau = 0.5
     increments = np.diff(unaffected_paths(market, tau, 8, normals(3, 12)), axis=1)
     # increments are iid N(drift*tau, sigma^2*tau)
@@ -64,7 +64,7 @@ def test_abm_increment_moments() -> None:
 
 def test_gbm_log_increment_moments() -> None:
     s0, sigma, drift, tau = 50.0, 10.0, 5.0, 1.0
-    market = MarketConfig(process="gbm", s0=s0, sigma=sigma, drift=drift, lookback=4)
+    market = PriceProcessConfig(process="gbm", s0=s0, sigma=sigma, drift=drift, lookback=4)
     log_increments = np.diff(np.log(unaffected_paths(market, tau, 8, normals(4, 12))), axis=1)
     vol, mu = sigma / s0, drift / s0
     # Ito: log increments are iid N((mu - vol^2/2) tau, vol^2 tau); vol^2/2 = 0.02 is ~40 standard errors
@@ -76,7 +76,7 @@ def test_gbm_log_increment_moments() -> None:
 @pytest.mark.parametrize("j", [1, 2, 4, 8])
 def test_ou_deviation_variance_after_j_steps(j: int) -> None:
     theta, sigma, tau, lookback, steps = 0.8, 1.5, 0.5, 8, 8
-    market = MarketConfig(process="ou", s0=20.0, sigma=sigma, ou_theta=theta, lookback=lookback)
+    market = PriceProcessConfig(process="ou", s0=20.0, sigma=sigma, ou_theta=theta, lookback=lookback)
     paths = unaffected_paths(market, tau, steps, normals(6, lookback + steps))
     expected = sigma**2 * (1 - np.exp(-2 * theta * tau * j)) / (2 * theta)
     for deviation in (paths[:, lookback + j] - 20.0, paths[:, lookback - j] - 20.0):  # future, history
@@ -88,7 +88,7 @@ def test_ou_deviation_variance_after_j_steps(j: int) -> None:
 
 def test_ou_reverts_to_the_mean() -> None:
     theta, sigma, tau = 0.8, 1.5, 0.5
-    market = MarketConfig(process="ou", s0=20.0, sigma=sigma, ou_theta=theta, lookback=4)
+    market = PriceProcessConfig(process="ou", s0=20.0, sigma=sigma, ou_theta=theta, lookback=4)
     paths = unaffected_paths(market, tau, 8, normals(7, 12))
     now, later = paths[:, 6] - 20.0, paths[:, 7] - 20.0
     # E[later | now] = e^{-theta tau} now: regression slope within Z standard errors
@@ -99,7 +99,7 @@ def test_ou_reverts_to_the_mean() -> None:
 
 
 def garch_squared_increments(alpha: float, beta: float, seed: int) -> np.ndarray:
-    market = MarketConfig(process="garch", sigma=1.2, garch_alpha=alpha, garch_beta=beta, lookback=4)
+    market = PriceProcessConfig(process="garch", sigma=1.2, garch_alpha=alpha, garch_beta=beta, lookback=4)
     return np.diff(unaffected_paths(market, 1.0, 16, normals(seed, 20)), axis=1) ** 2
 
 
@@ -127,12 +127,12 @@ def test_garch_without_alpha_has_no_volatility_clustering() -> None:
 
 @pytest.mark.parametrize("shape", [(10, 11), (10, 13), (12,), (2, 3, 12)])
 def test_normals_shape_is_validated(shape: tuple[int, ...]) -> None:
-    market = MarketConfig(lookback=4)
+    market = PriceProcessConfig(lookback=4)
     with pytest.raises(ValueError, match=r"normals must have shape \(episodes, 12\)"):
         unaffected_paths(market, 1.0, 8, np.zeros(shape))
 
 
 def test_same_normals_same_paths() -> None:
-    market = MarketConfig(process="garch")
+    market = PriceProcessConfig(process="garch")
     noise = normals(11, 9, paths=50)
     np.testing.assert_array_equal(unaffected_paths(market, 1.0, 5, noise), unaffected_paths(market, 1.0, 5, noise))

@@ -1,1 +1,0 @@
-"""Classical strategies as Policies, so they run wherever a trained agent runs."""

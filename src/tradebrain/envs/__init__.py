@@ -1,1 +1,0 @@
-"""Gymnasium envs (simulator + observer + action map + reward) and their batched VecEnv twins."""
