@@ -84,7 +84,8 @@ def test_tuning_prunes_trials_saves_the_best_and_run_uses_it(tmp_path: Path) -> 
         "train.hyperparams.n_steps": {"type": "categorical", "choices": [8, 16, 32]},
     }
     tune = {"space": space, "eval_every": 512, "eval_episodes": 20, "startup_trials": 3}
-    base = {**TINY, "train": {**TINY["train"], "timesteps": 2048}}
+    # batch_size 64 divides every rollout (n_steps x 8 envs = 64, 128 or 256): no truncated mini-batch
+    base = {**TINY, "train": {**TINY["train"], "timesteps": 2048, "hyperparams": {"batch_size": 64}}}
     spec = _spec(tmp_path, "tune", base=base, tune=tune, tensorboard=False)
     result = runner.invoke(app, ["tune", str(spec), "--trials", "10", "--runs-root", str(tmp_path / "runs"), "--json"])
     assert result.exit_code == 0, result.output

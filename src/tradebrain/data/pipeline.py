@@ -37,7 +37,7 @@ GapMethod = Literal["ffill", "linear", "drop"]
 
 
 @functools.lru_cache(maxsize=16)
-def _calendar(name: str, first_year: int, last_year: int) -> Any:
+def exchange_calendar(name: str, first_year: int, last_year: int) -> Any:
     """An exchange calendar covering whole years (cached: building one takes ~0.1 s)."""
     import exchange_calendars as xcals
 
@@ -63,7 +63,7 @@ def session_labels(timestamps: pd.Series, calendar: str | None) -> pd.Series:
     if len(stamps) == 0:
         return pd.Series(pd.DatetimeIndex([], dtype="datetime64[ns]"), index=timestamps.index)
     years = stamps.tz_convert(NEW_YORK).year
-    cal = _calendar(calendar, int(years.min()) - 1, int(years.max()) + 1)
+    cal = exchange_calendar(calendar, int(years.min()) - 1, int(years.max()) + 1)
     opens = pd.DatetimeIndex(cal.opens).as_unit("ns")
     closes = pd.DatetimeIndex(cal.closes).as_unit("ns")
     values = stamps.as_unit("ns").asi8
@@ -241,7 +241,7 @@ def _session_anchor(sessions: pd.Series, calendar: str | None, timestamps: pd.Se
         return pd.Series(midnight, index=sessions.index)
     stamps = pd.DatetimeIndex(timestamps)
     years = stamps.tz_convert(NEW_YORK).year
-    cal = _calendar(calendar, int(years.min()) - 1, int(years.max()) + 1)
+    cal = exchange_calendar(calendar, int(years.min()) - 1, int(years.max()) + 1)
     opens = cal.opens.reindex(pd.DatetimeIndex(sessions))
     return pd.Series(pd.DatetimeIndex(opens).tz_convert("UTC"), index=sessions.index)
 

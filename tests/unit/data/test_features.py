@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +20,7 @@ from tradebrain.data.features import (
     compute_features,
     parabolic_sar,
 )
+from tradebrain.data.pipeline import exchange_calendar
 from tradebrain.data.schema import validate_bars
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -28,9 +28,9 @@ NVDA = SHARED_DATA / "nvda-daily-1999-2014.csv"
 
 
 def _session_minutes(start: str, end: str) -> pd.DatetimeIndex:
-    with warnings.catch_warnings():  # exchange_calendars reads Series.values, deprecated in pandas 3.1
-        warnings.simplefilter("ignore")
-        calendar = xcals.get_calendar("XNYS", start="2023-01-01", end="2025-12-31")
+    calendar = exchange_calendar("XNYS", 2023, 2025)  # the pipeline's cached calendar
+    with warnings.catch_warnings():  # exchange_calendars reads DatetimeIndex.values, deprecated in pandas 3.1
+        warnings.filterwarnings("ignore", message=r".*\.values returning an ndarray")
         return pd.DatetimeIndex(calendar.sessions_minutes(start, end)).tz_convert("UTC")
 
 

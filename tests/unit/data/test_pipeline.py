@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +14,7 @@ from tradebrain.data.pipeline import (
     FillGapsStep,
     Pipeline,
     SessionFilterStep,
+    exchange_calendar,
     fill_gaps,
     resample_bars,
     session_filter,
@@ -50,9 +51,10 @@ def minute_bars(stamps: pd.DatetimeIndex, symbol: str = "AAA", seed: int = 0, wi
 
 def session_minutes(start: str, end: str) -> pd.DatetimeIndex:
     """Every regular XNYS minute (bar start stamps, UTC) of the sessions from start to end."""
-    calendar = xcals.get_calendar("XNYS", start="2023-01-01", end="2025-12-31")
-    minutes = calendar.sessions_minutes(start, end)
-    return pd.DatetimeIndex(minutes).tz_convert(UTC)
+    calendar = exchange_calendar("XNYS", 2023, 2025)  # the pipeline's cached calendar
+    with warnings.catch_warnings():  # exchange_calendars reads DatetimeIndex.values, deprecated in pandas 3.1
+        warnings.filterwarnings("ignore", message=r".*\.values returning an ndarray")
+        return pd.DatetimeIndex(calendar.sessions_minutes(start, end)).tz_convert("UTC")
 
 
 def utc(*stamps: str) -> pd.DatetimeIndex:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from tradebrain.data.schema import BAR_COLUMNS, DataValidationError
 from tradebrain.data.sources.synthetic import random_walk_bars
 from tradebrain.data.store import BarStore, ParquetBarStore
 from tradebrain.data.store import parquet as parquet_module
+from tradebrain.data.store.base import in_store_form
 
 
 def make_bars(n: int, symbol: str = "TEST", start: str = "2024-02-20 22:00", seed: int = 0) -> pd.DataFrame:
@@ -163,3 +166,28 @@ def test_invalid_bars_are_rejected_before_anything_is_written(store: ParquetBarS
         store.write(bars.iloc[:0])
     assert _files(store.root) == before
     assert store.coverage("TEST") == (bars["timestamp"].iloc[0], bars["timestamp"].iloc[999], 1000)
+
+
+def test_file_table_is_the_table_from_pandas_gives_metadata_included() -> None:
+    """The files keep their bytes: the warning-free conversion equals pyarrow's own, whose pandas
+    deprecation (Series.values on a tz-aware column) is silenced here only to compare with it."""
+    bars = in_store_form(make_bars(3000))
+    for frame in (bars, bars.iloc[7:20], bars.iloc[:0]):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", r"Series\.values returning an ndarray", DeprecationWarning)
+            expected = pa.Table.from_pandas(
+                frame[list(parquet_module.FILE_COLUMNS)], schema=parquet_module.FILE_SCHEMA, preserve_index=False
+            )
+        got = parquet_module.file_table(frame)
+        assert got.equals(expected, check_metadata=True)
+        assert got.column("vwap").null_count == frame["vwap"].isna().sum()
+
+
+def test_writes_and_upserts_raise_no_warning(store: ParquetBarStore) -> None:
+    bars = make_bars(3000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        store.write(bars.iloc[:2000])
+        store.write(bars.iloc[1500:])  # merges into existing months
+        store.read("TEST")
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tradebrain.core.errors import InputError
+from tradebrain.data.pipeline import exchange_calendar
 from tradebrain.data.schema import validate_bars
 
 TRADING_DAYS_PER_YEAR = 252
@@ -59,8 +60,6 @@ def synthetic_intraday(
     `jump_intensity` the expected number of jumps per session and `jump_scale` the standard
     deviation of a jump's log size. The same arguments give the same bars.
     """
-    import exchange_calendars as xcals
-
     alpha, beta = garch
     if days < 1 or bars_per_day < 1:
         raise InputError(f"days ({days}) and bars_per_day ({bars_per_day}) must be >= 1")
@@ -70,9 +69,11 @@ def synthetic_intraday(
         raise InputError("s0 and annual_vol must be > 0, jump_intensity and jump_scale >= 0")
     first = pd.Timestamp(start)
     last = first + pd.Timedelta(days=int(days * 1.6) + 30)
-    try:
-        cal = xcals.get_calendar(calendar, start=first - pd.Timedelta(days=7), end=last)
-    except Exception as error:  # exchange-calendars raises its own types for bad names and ranges
+    try:  # the pipeline's cached whole-year calendar: built once per process, not once per call
+        cal = exchange_calendar(calendar, first.year - 1, last.year + 1)
+    except InputError:  # an unknown name, with a suggestion
+        raise
+    except Exception as error:  # exchange-calendars raises its own types for out-of-bounds ranges
         raise InputError(f"calendar {calendar!r}: {error}") from error
     sessions = cal.sessions[cal.sessions >= first.normalize()][:days]
     if len(sessions) < days:

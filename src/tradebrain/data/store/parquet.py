@@ -14,6 +14,7 @@ process leaves each file either old or new, never torn (readers ignore stray tem
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -43,6 +44,26 @@ FILE_COLUMNS = ("timestamp", *VALUE_COLUMNS)
 FILE_SCHEMA = pa.schema(
     [pa.field("timestamp", pa.timestamp("us", tz="UTC"))] + [(column, pa.float64()) for column in VALUE_COLUMNS]
 )
+_NAIVE_SCHEMA = FILE_SCHEMA.set(0, pa.field("timestamp", pa.timestamp("us")))
+
+
+def file_table(frame: pd.DataFrame) -> pa.Table:
+    """The timestamp and value columns of `frame` (UTC timestamps) as a FILE_SCHEMA table, exactly the
+    table `pa.Table.from_pandas(frame, schema=FILE_SCHEMA, preserve_index=False)` gives (same values,
+    NaN as null, same pandas metadata, so the same file bytes) without its pandas deprecation.
+
+    Why not call that directly: pyarrow reads `Series.values` of a tz-aware column, which pandas 3.1
+    deprecates (a Pandas4Warning on every write). So the timestamps go in as naive UTC (the same
+    instants), the cast puts the UTC zone back (metadata only, values untouched), and the pandas
+    metadata is marked tz-aware again as pyarrow would have written it.
+    """
+    naive = frame[list(FILE_COLUMNS)].assign(timestamp=frame["timestamp"].dt.tz_convert(None))
+    table = pa.Table.from_pandas(naive, schema=_NAIVE_SCHEMA, preserve_index=False)
+    metadata = json.loads(table.schema.metadata[b"pandas"])
+    for column in metadata["columns"]:
+        if column["name"] == "timestamp":
+            column.update(pandas_type="datetimetz", numpy_type="datetime64[us]", metadata={"timezone": "UTC"})
+    return table.cast(FILE_SCHEMA).replace_schema_metadata({b"pandas": json.dumps(metadata).encode()})
 
 
 def write_part(table: pa.Table, path: Path) -> None:
@@ -130,7 +151,7 @@ class ParquetBarStore:
     def _planned_days(self, bars: pd.DataFrame) -> Iterator[tuple[pa.Table, Path]]:
         """(new content, target file) of every day file the ingest changes."""
         for symbol, group in bars.groupby("symbol", sort=True):
-            table = pa.Table.from_pandas(group[list(FILE_COLUMNS)], schema=FILE_SCHEMA, preserve_index=False)
+            table = file_table(group)
             days = group["timestamp"].dt.tz_convert(None).to_numpy().astype("datetime64[M]")
             cuts = np.flatnonzero(np.diff(days)) + 1
             starts = np.concatenate([[0], cuts])
@@ -220,7 +241,7 @@ def _merged(old: pa.Table, new: pa.Table) -> pa.Table | None:
     combined = combined.reset_index(drop=True)
     if combined.equals(before):
         return None
-    return pa.Table.from_pandas(combined, schema=FILE_SCHEMA, preserve_index=False)
+    return file_table(combined)
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
