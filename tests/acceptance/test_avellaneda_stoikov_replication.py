@@ -41,6 +41,7 @@ def test_inventory_strategy_trades_a_little_profit_for_much_less_risk(gamma: flo
 @pytest.mark.parametrize("gamma", [0.1, 0.01, 1.0])
 def test_average_spread_equals_the_formula_to_three_decimals(gamma: float) -> None:
     result = replicated(gamma)
+    assert set(result["strategies"]) == set(PAPER_GAMMA_01)  # both of the paper's strategies, and only those
     for strategy in result["strategies"].values():
         assert abs(strategy["average_spread"] - result["formula_spread"]) < 5e-4
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import tradebrain  # registers tradebrain/DayTrading-v0
 from gymnasium.utils.env_checker import check_env
 
 from tradebrain.core.errors import InputError

@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 import pytest
 import torch
-from tradebrain.desks.registry import get_desk
 
 from tradebrain.core.config import with_overrides
 from tradebrain.core.errors import ConfigError
@@ -27,6 +26,7 @@ from tradebrain.desks.day_trading.experiment import (
     session_windows,
     walk_forward_windows,
 )
+from tradebrain.desks.registry import get_desk
 from tradebrain.experiments.cell import CellTask, execute_cell
 from tradebrain.experiments.grid import expand
 from tradebrain.experiments.spec import load_spec

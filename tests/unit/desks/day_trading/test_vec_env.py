@@ -59,7 +59,7 @@ def assert_infos_equal(twin: list[dict[str, Any]], reference: list[dict[str, Any
             np.testing.assert_array_equal(terminal, expected, err_msg=f"step {step} env {i}")
             ends += 1
         episode, expected_episode = got.pop("episode", None), want.pop("episode", None)
-        assert (episode is None) == (expected_episode is None)
+        assert (episode is None) == (expected_episode is None) == (terminal is None)  # VecMonitor's, at each end
         if episode is not None and expected_episode is not None:  # VecMonitor's; "t" is wall time
             assert (episode["r"], episode["l"]) == (expected_episode["r"], expected_episode["l"])
         assert got == want, f"step {step} env {i}"
@@ -103,20 +103,35 @@ def test_twin_equals_single_envs_step_for_step(future_days: list[TradingDay], nu
 
 def test_masks_are_the_single_env_rules(future_days: list[TradingDay]) -> None:
     """Every mask the twin shows is `allowed_actions` of its own state: the grid of the rule's inputs
-    around the cooldown and the exit window, reached by holding and buying at chosen bars."""
-    config = DayTradingEnvConfig(cooldown_bars=2, exit_window_bars=3)
+    around the cooldown and the exit window, reached by holding and buying at chosen bars. Two passes
+    over the session: the last entry lands 3 or 5 bars before the end, so the exit window opens on a
+    position still in its cooldown (pass 1) and on one past it (pass 2)."""
+    cooldown, window = 2, 3
+    config = DayTradingEnvConfig(cooldown_bars=cooldown, exit_window_bars=window)
     twin = DayTradingVecEnv(future_days[:1], config, 1, 0)
     twin.reset()
     bars = future_days[0].bars
-    for bar in range(bars):
-        mask = twin.env_method("action_masks")[0]
-        left = bars - 1 - bar
-        held = bar - int(twin.core.entry_bar[0]) if twin.core.state[0, 1] > 0 else 0
-        assert mask.tolist() == allowed_actions(bool(twin.core.state[0, 1] > 0), held, left, 2, 3).tolist()
-        action = BUY if mask[BUY] and bar % 7 == 0 else (SELL if mask[SELL] and held >= 4 else HOLD)
-        if left < 3 and mask[SELL]:
-            action = SELL
-        twin.step(np.array([action]))
+    reached: set[tuple[bool, bool, bool]] = set()  # (in position, in the cooldown, in the exit window)
+    for last_entry in (window, window + 2):
+        for bar in range(bars):
+            mask = twin.env_method("action_masks")[0]
+            left = bars - 1 - bar
+            in_position = bool(twin.core.state[0, 1] > 0)
+            held = bar - int(twin.core.entry_bar[0]) if in_position else 0
+            assert mask.tolist() == allowed_actions(in_position, held, left, cooldown, window).tolist()
+            reached.add((in_position, in_position and held < cooldown, left < window))
+            if mask[BUY] and ((bar % 7 == 0 and left > 10) or left == last_entry):
+                action = BUY
+            elif mask[SELL] and (held >= 4 or left < window):
+                action = SELL
+            else:
+                action = HOLD
+            twin.step(np.array([action]))
+    assert reached == {
+        (False, False, False), (False, False, True),  # flat: free to buy, then only waiting
+        (True, True, False), (True, False, False),  # held: in the cooldown, then free to sell
+        (True, True, True), (True, False, True),  # held in the exit window: only selling, cooldown or not
+    }  # fmt: skip
 
 
 def test_mask_mode_rejects_a_masked_action_before_any_env_moves(future_days: list[TradingDay]) -> None:

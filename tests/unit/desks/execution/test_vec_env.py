@@ -9,10 +9,14 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.vec_env import VecEnv
 
 from tradebrain.core.errors import InputError
+from tradebrain.desks.execution.baselines import almgren_chriss, twap
 from tradebrain.desks.execution.config import ExecutionEnvConfig
 from tradebrain.desks.execution.env import ExecutionEnv
+from tradebrain.desks.execution.evaluate import run_episodes
 from tradebrain.desks.execution.market import LiquidationTask, MarketConfig
 from tradebrain.desks.execution.vec_env import ExecutionVecEnv
+from tradebrain.desks.runs import evaluation_seeds
+from tradebrain.rl.policy import ModelPolicy, Policy
 
 torch.set_num_threads(1)
 
@@ -119,16 +123,47 @@ def test_vec_env_interface() -> None:
         vec.step_wait()
 
 
+def objective_usd(config: ExecutionEnvConfig, policy: Policy, seeds: list[int]) -> float:
+    """E + lambda*V of the implementation shortfall ($), one episode per seed."""
+    shortfall = run_episodes(config, policy, seeds).shortfall
+    return float(np.mean(shortfall) + config.task.risk_aversion * np.var(shortfall, ddof=1))
+
+
 def test_ppo_learns_on_the_vec_env() -> None:
-    vec = ExecutionVecEnv(make_config("continuous", "abm", steps=5), num_envs=NUM_ENVS)
-    model = PPO("MlpPolicy", vec, n_steps=8, batch_size=32, n_epochs=2, seed=0, device="cpu")
-    model.learn(64)
-    assert model.num_timesteps == 64
-    actions, _ = model.predict(vec.reset(), deterministic=True)
-    assert actions.shape == (NUM_ENVS, 1)
+    """200 PPO gradient steps (~1 s) turn a policy that holds to the deadline into one that beats TWAP.
+
+    E + lambda*V on these held-out seeds, measured with PPO seeds 0..9: untrained ~6.4M $, TWAP 1.83M,
+    AC-optimal 1.30M, trained 1.35M-1.41M (at most 0.22x the untrained objective and 0.2x the gap from
+    the optimum to TWAP). A flipped reward sign ends near 6.5M; a zero learning rate stays put.
+    """
+    config = make_config("continuous", "abm", steps=5)
+    vec = ExecutionVecEnv(config, num_envs=64)
+    model = PPO(
+        "MlpPolicy",
+        vec,
+        n_steps=10,
+        batch_size=320,
+        n_epochs=10,
+        gamma=1.0,
+        gae_lambda=0.95,
+        ent_coef=0.0,
+        policy_kwargs={"log_std_init": -1.0},
+        seed=0,
+        device="cpu",
+    )
+    seeds = evaluation_seeds(256, 1_000_000)  # held out: training seeds start at 0
+    untrained = objective_usd(config, ModelPolicy(model, "untrained"), seeds)
+    model.learn(6_400)
+    assert model.num_timesteps == 6_400
+    trained = objective_usd(config, ModelPolicy(model, "PPO"), seeds)
+    baseline, optimum = (objective_usd(config, policy, seeds) for policy in (twap(config), almgren_chriss(config)))
+    assert optimum < baseline < untrained
+    assert trained < 0.5 * untrained
+    assert trained - optimum < 0.5 * (baseline - optimum)  # closer to the optimum than to TWAP
 
 
-def test_dqn_learns_on_the_discrete_vec_env() -> None:
+def test_dqn_steps_and_acts_within_the_discrete_vec_env() -> None:
+    """A plumbing check (SB3 DQN drives the batched twin); learning on this budget is not measurable."""
     vec = ExecutionVecEnv(make_config("discrete", "garch", steps=5), num_envs=NUM_ENVS)
     model = DQN(
         "MlpPolicy",

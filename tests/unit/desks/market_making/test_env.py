@@ -57,12 +57,15 @@ def test_batched_env_equals_single_envs_seed_for_seed() -> None:
     single_obs = np.stack([env.reset(seed=50 + i)[0] for i, env in enumerate(singles)])
     np.testing.assert_array_equal(observations, single_obs)
     rng = np.random.default_rng(0)
+    ends = 0
     for _ in range(3 * config.market.steps):
         actions = rng.uniform(-1, 1, size=(6, 2)).astype(np.float32)
         observations, rewards, dones, infos = vec.step(actions)
         results = [env.step(action) for env, action in zip(singles, actions, strict=True)]
         np.testing.assert_array_equal(rewards, np.array([r[1] for r in results], dtype=np.float32))
+        assert dones.tolist() == [r[2] for r in results]
         if dones[0]:
+            ends += 1
             np.testing.assert_array_equal(
                 np.stack([i["terminal_observation"] for i in infos]), np.stack([r[0] for r in results])
             )
@@ -71,6 +74,7 @@ def test_batched_env_equals_single_envs_seed_for_seed() -> None:
         else:
             single_obs = np.stack([r[0] for r in results])
         np.testing.assert_array_equal(observations, single_obs)
+    assert ends == 3  # every episode ended at the horizon, and its terminal step was compared
 
 
 def test_the_a_s_policy_through_the_env_matches_the_paper_replication() -> None:
