@@ -17,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 
+from tradebrain.core.extras import require
 from tradebrain.experiments.cell import CellTask, execute_cell
 from tradebrain.experiments.store import CellRecord
 
@@ -103,6 +104,9 @@ class RayBackend:
     address: str | None = None
     num_cpus: int = 2
     cell_function: CellFunction = execute_cell
+
+    def __post_init__(self) -> None:
+        require("ray", "--backend ray")
 
     def run(self, tasks: Sequence[CellTask], on_done: OnDone) -> bool:
         """Run every task; True when interrupted by Ctrl-C (running tasks cancelled)."""

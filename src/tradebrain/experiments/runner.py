@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tradebrain.core.console import stderr_console
+from tradebrain.core.extras import check
 from tradebrain.experiments.cell import CellTask
 from tradebrain.experiments.grid import Cell, expand
 from tradebrain.experiments.spec import LoadedSpec
 from tradebrain.experiments.store import CellRecord, ResultStore
-from tradebrain.experiments.tracking import Tracker, default_tracking_uri
+from tradebrain.experiments.tracking import TRACKING, Tracker, default_tracking_uri
 
 
 class Backend(Protocol):
@@ -70,6 +71,10 @@ def run_experiment(
     `extra`: config updates applied before the grid (the best tuned parameters with --use-best);
     `on_start(to_run, skipped)` is called once the completed cells are known, `on_record` per finished cell."""
     spec = loaded.spec
+    if tracking_uri is not None:
+        check("mlflow", TRACKING)
+    if spec.tensorboard:
+        check("tensorboard", "TensorBoard training curves (set 'tensorboard: false' in the spec to skip them)")
     root = (runs_root / spec.name).resolve()
     store = ResultStore(root)
     cells = unique_cells(expand(loaded, extra))

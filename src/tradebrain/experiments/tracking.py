@@ -10,7 +10,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from tradebrain.core.extras import require
 from tradebrain.experiments.store import CellRecord
+
+TRACKING = "MLflow tracking (turn it off with --no-tracking)"
 
 PARAM_LIMIT = 100
 """MLflow accepts at most 100 params per batch call."""
@@ -51,6 +54,7 @@ class Tracker:
     """Logs cells of one experiment to an MLflow tracking server or store (any tracking URI)."""
 
     def __init__(self, tracking_uri: str, experiment: str, artifact_root: Path | None = None) -> None:
+        require("mlflow", TRACKING)
         from mlflow.tracking import MlflowClient
 
         self.uri = tracking_uri

@@ -13,8 +13,9 @@ import yaml
 
 from tradebrain.core.config import read_yaml, with_updates
 from tradebrain.core.errors import ConfigError
+from tradebrain.core.extras import check
 from tradebrain.experiments.spec import LoadedSpec, SearchParam
-from tradebrain.experiments.tracking import Tracker, default_tracking_uri
+from tradebrain.experiments.tracking import TRACKING, Tracker, default_tracking_uri
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ def tune(
     on_trial: Callable[[TrialOutcome], None] | None = None,
 ) -> TuneResult:
     """Run `trials` more trials of the spec's study and save the best parameters next to the spec."""
+    check("optuna", "`tradebrain tune`")
+    if tracking_uri is not None:
+        check("mlflow", TRACKING)
     import optuna
 
     spec, settings = loaded.spec, loaded.spec.tune

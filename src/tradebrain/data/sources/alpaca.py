@@ -14,6 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from tradebrain.core.errors import InputError
+from tradebrain.core.extras import require
 from tradebrain.data.schema import BAR_COLUMNS, DataValidationError, validate_bars
 
 _TIMEFRAME = re.compile(r"^(\d+)\s*(min|minute|t|h|hour|d|day|w|week|m|mo|month)s?$", re.IGNORECASE)
@@ -58,6 +59,7 @@ class AlpacaBarSource:
     """
 
     def __init__(self, api_key: str, secret_key: str, url_override: str | None = None, feed: str | None = None) -> None:
+        require("alpaca", "Alpaca market data")
         from alpaca.data.historical import StockHistoricalDataClient
 
         self._client = StockHistoricalDataClient(api_key=api_key, secret_key=secret_key, url_override=url_override)
