@@ -22,6 +22,7 @@ from tradebrain.cli.data import data_app
 from tradebrain.cli.experiments import run as run_experiment
 from tradebrain.cli.experiments import tune as tune_experiment
 from tradebrain.core.cli import ConfigOption, JsonOption, OutOption, console, fail
+from tradebrain.core.console import stderr_console
 from tradebrain.core.errors import TradebrainError
 from tradebrain.desks.contract import Desk
 from tradebrain.desks.registry import get_desk, load_registry
@@ -115,12 +116,8 @@ def demo(
     out: OutOption = Path("runs"),
     as_json: JsonOption = False,
 ) -> None:
-    """Train an agent for a desk and compare it with the desk's baselines; writes runs/<name>/report.html.
-
-    execution: vs TWAP, VWAP, sell-now and the Almgren-Chriss optimum; market-making: vs the
-    Avellaneda-Stoikov inventory strategy, the symmetric quoter and GLFT; daytrading: MaskablePPO vs
-    buy-and-hold on synthetic 1-minute bars and hourly EURUSD at two commissions, two seeds.
-    """
+    """Run a desk's main job: train an agent and compare it with the desk's baselines on held-out data;
+    writes runs/<name>/report.html. `tradebrain desks` lists the desks and what each compares."""
     try:
         chosen = get_desk(desk)
         updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, episodes=episodes, seed=seed)
@@ -252,8 +249,12 @@ def _mount_desks() -> None:
     a desk named like a shared command keeps only the generic commands (`tradebrain demo <desk>`)."""
     taken = {info.name for info in app.registered_commands} | {info.name for info in app.registered_groups}
     for desk in load_registry().desks.values():
-        study = desk.study_command() or seeds_study(desk.name)
-        own = desk.commands()
+        try:
+            study = desk.study_command() or seeds_study(desk.name)
+            own = desk.commands()
+        except Exception as error:  # a broken plugin must not take the other desks' commands down
+            stderr_console.print(f"[yellow]warning:[/] the {desk.name} desk's commands failed to load: {error}")
+            continue
         for index, label in enumerate((desk.name, *desk.aliases)):
             hidden = index > 0
             study_app.command(label, hidden=hidden)(study)

@@ -98,8 +98,6 @@ class Desk(ABC, Generic[ConfigT]):
     """The classical policies every agent of the desk is compared with."""
     colors: ClassVar[Mapping[str, str]] = {}
     """A fixed colour per baseline, the same in every figure of the desk's reports and experiments."""
-    objective: ClassVar[str]
-    """The experiment-cell metric `tradebrain tune` minimises (a utility enters as its negative)."""
     headline: ClassVar[tuple[str, ...]]
     """Cell metrics shown first in experiment tables, in order."""
     comparison: ClassVar[tuple[str, str]]

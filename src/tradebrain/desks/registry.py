@@ -23,6 +23,8 @@ from tradebrain.core.errors import ConfigError
 from tradebrain.desks.contract import Desk
 
 GROUP = "tradebrain.desks"
+REQUIRED = ("name", "summary", "headline", "comparison")
+"""Class attributes of the contract without a default: a desk missing one is reported as broken."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ def _load(point: EntryPoint) -> Desk[Any]:
         raise TypeError(f"{point.value} is a {type(desk).__name__}, not a tradebrain.desks.contract.Desk instance")
     if desk.name != point.name:
         raise TypeError(f"{point.value} is named '{desk.name}' but registered as '{point.name}'; use one name")
+    missing = [attribute for attribute in REQUIRED if not hasattr(desk, attribute)]
+    if missing:
+        raise TypeError(f"{point.value} does not set {', '.join(missing)} (required by tradebrain.desks.contract.Desk)")
     return desk
 
 

@@ -54,7 +54,6 @@ class DayTradingDesk(Desk["DayTradingExperimentConfig"]):
     }
     baselines = (BASELINE,)
     colors: ClassVar[Mapping[str, str]] = {BASELINE: "#1f77b4"}
-    objective = f"{AGENT}/negative_total_return"
     headline = (
         f"{AGENT}/total_return",
         f"{AGENT}_minus_{BASELINE}/total_return",
@@ -125,7 +124,7 @@ class DayTradingDesk(Desk["DayTradingExperimentConfig"]):
                 raise InputError(f"--model {model} does not exist; train one with `tradebrain train daytrading`")
             return ExportedPolicy.load(model)
         agent = load_trained(model, config.train.algo)
-        return export_policy(agent.model, agent.vec_normalize, agent.policy.name)
+        return export_policy(agent.model, agent.vec_normalize, config.train.algo)
 
     def demo(self, config: DayTradingExperimentConfig, runs_root: Path, progress: bool = True) -> DeskResult:
         """The study on 40 synthetic sessions of 1-minute bars and on hourly EURUSD, at commissions 0

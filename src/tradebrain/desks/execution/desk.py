@@ -45,7 +45,6 @@ class ExecutionDesk(Desk["ExecutionDeskConfig"]):
         "VWAP": "#9467bd",
         "sell-now": "#7f7f7f",
     }
-    objective = f"{AGENT}/objective_usd"
     headline = (
         f"{AGENT}/objective_usd",
         f"{AGENT}_minus_AC-optimal/objective_usd",

@@ -41,7 +41,6 @@ class MarketMakingDesk(Desk["MarketMakingDeskConfig"]):
     }
     baselines = ("A-S inventory", "symmetric", "GLFT")
     colors: ClassVar[Mapping[str, str]] = {"A-S inventory": "#1f77b4", "symmetric": "#2ca02c", "GLFT": "#9467bd"}
-    objective = f"{AGENT}/utility"
     headline = (
         f"{AGENT}/utility",
         f"{AGENT}_minus_A-S inventory/utility",
