@@ -99,7 +99,7 @@ def run_and_report(
 
             result = run_experiment(loaded, runs_root, backend, tracking_uri, extra, on_record=advance, on_start=start)
         summaries = aggregate(result.cells, result.records)
-        paths = write_results(result, summaries, loaded.desk.headline, loaded.desk.comparison)
+        paths = write_results(result, summaries, loaded.desk.headline, loaded.desk.comparison, loaded.desk.colors)
     except TradebrainError as error:
         raise fail(error) from None
     data = results_data(result, summaries) | {"files": {kind: str(path) for kind, path in paths.items()}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -91,9 +91,14 @@ def results_data(run: ExperimentRun, summaries: Sequence[ConfigSummary]) -> dict
 
 
 def write_results(
-    run: ExperimentRun, summaries: Sequence[ConfigSummary], headline: Sequence[str], comparison: tuple[str, str]
+    run: ExperimentRun,
+    summaries: Sequence[ConfigSummary],
+    headline: Sequence[str],
+    comparison: tuple[str, str],
+    colors: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
-    """results.json, results.csv and summary.html under runs/<spec>/; their paths."""
+    """results.json, results.csv and summary.html under runs/<spec>/ (baselines in the desk's `colors`);
+    their paths."""
     run.root.mkdir(parents=True, exist_ok=True)
     data = results_data(run, summaries)
     paths = {"json": run.root / "results.json", "csv": run.root / "results.csv"}
@@ -120,6 +125,6 @@ def write_results(
         means={s.label: (s.metrics[main].mean, s.metrics[main].low, s.metrics[main].high) for s in summaries
                if main in s.metrics},
         improvement={s.label: {b: (e.value, e.low, e.high) for b, e in s.improvement.items()} for s in summaries},
-        notes=notes,
+        notes=notes, colors=colors,
     )  # fmt: skip
     return paths

@@ -60,11 +60,14 @@ def plot_per_seed(per_seed: Mapping[str, Sequence[float]], means: Mapping[str, I
     plt.close(fig)
 
 
-def plot_improvement(improvement: Mapping[str, Mapping[str, Interval]], path: Path) -> None:
-    """P(agent beats the baseline on an episode) per configuration and baseline, with 95% intervals."""
+def plot_improvement(
+    improvement: Mapping[str, Mapping[str, Interval]], path: Path, colors: Mapping[str, str] | None = None
+) -> None:
+    """P(agent beats the baseline on an episode) per configuration and baseline, with 95% intervals;
+    `colors`: the desk's baseline colours, so they match its reports."""
     labels = list(improvement)
     baselines = sorted({name for values in improvement.values() for name in values})
-    colors = policy_colors(baselines)  # the same colour per baseline as in the desk reports
+    colors = policy_colors(baselines, colors)
     height = 0.8 / max(len(baselines), 1)
     fig, ax = plt.subplots(figsize=(8.5, 0.5 * len(labels) * max(len(baselines), 1) * 0.6 + 1.8))
     for index, baseline in enumerate(baselines):
@@ -98,6 +101,7 @@ def write_experiment_summary(
     means: Mapping[str, Interval],
     improvement: Mapping[str, Mapping[str, Interval]],
     notes: Sequence[str] = (),
+    colors: Mapping[str, str] | None = None,
 ) -> Path:
     """Write `summary.html` (with its PNG figures beside it) and return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +111,7 @@ def write_experiment_summary(
         figures.append(Figure("per_seed.png", f"{headline} per seed", "Each configuration over its training seeds.",
                               data_uri(out_dir / "per_seed.png")))  # fmt: skip
     if improvement:
-        plot_improvement(improvement, out_dir / "improvement.png")
+        plot_improvement(improvement, out_dir / "improvement.png", colors)
         caption = ("Share of (seed, held-out episode) pairs where the agent's cost is lower than the baseline's; "
                    "intervals from a two-level bootstrap (seeds, then episodes).")  # fmt: skip
         figures.append(Figure("improvement.png", "Probability of improvement", caption,

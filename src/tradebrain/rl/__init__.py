@@ -1,1 +1,3 @@
-"""Policies: trained stable-baselines3 models and classical baselines behind one interface."""
+"""The generic RL parts every desk uses: one Policy interface for trained models and baselines, the
+VecEnv plumbing of batched envs, the algorithm registry over stable-baselines3, training, numpy
+export and the compiled policy kernels of the backtest loop."""
