@@ -9,7 +9,7 @@ where the backtest allows shorting). Two equivalent entry points:
   construction: `targets(closes)[t] == target(closes[: t + 1])` for every t (tested).
 
 Each also offers `kernel(n_bars, n_symbols)`: the same decision as a compiled function
-(agents/kernels.py) that the backtest loop runs in machine code, tested equal to `target`.
+(rl/kernels.py) that the backtest loop runs in machine code, tested equal to `target`.
 
 They also satisfy the `Policy` protocol (`act(observations)`), where each observation row is a
 window of closes ending at the current bar, so they run wherever a trained agent runs.

@@ -6,7 +6,7 @@ whose decisions depend on their own fills. The vectorised fast path (`backtest/v
 reproduces it exactly for signal policies and is tested against it.
 
 One loop, two speeds: the loop (backtest/loop.py) is compiled; a policy with a compiled kernel
-(`policy.kernel(n_bars, n_symbols)`, see agents/kernels.py: SMA crossover, buy-and-hold, random,
+(`policy.kernel(n_bars, n_symbols)`, see rl/kernels.py: SMA crossover, buy-and-hold, random,
 MLP policies exported from stable-baselines3) runs inside it in machine code, any other policy
 runs through the same loop's pure-Python form. Both share the book and the risk rules, so their
 numbers are identical (tested).

@@ -1,7 +1,7 @@
 """The event-driven backtest loop, written once.
 
 `simulate` is compiled with numba (once, cached on disk) and, with a policy kernel (see
-agents/kernels.py), runs entirely in machine code. The same function's pure-Python original
+rl/kernels.py), runs entirely in machine code. The same function's pure-Python original
 (`simulate.py_func`) runs any Python policy (kernel kind PYTHON, the callable passed as `params`)
 with identical arithmetic, since the book (backtest/ledger.py), the risk rules (risk/rules.py)
 and the kernels are the same compiled functions in both cases. Timing, sizing and costs are
@@ -9,7 +9,7 @@ documented in backtest/engine.py.
 
 At bar t the policy sees symbol j's closes up to and including t (nothing later) and its
 point-in-time observation row at t (`features`, may be empty): `kernels.decide` hands it exactly
-those slices; see agents/kernels.py.
+those slices; see rl/kernels.py.
 
 Status codes: OK; ACCOUNTING (the identity broke at `error_bar`); BAD_TARGET (the policy returned
 NaN at `error_bar`); FULL (the fill or event buffer would overflow: rerun with `capacity` at

@@ -84,9 +84,10 @@ def run_and_report(
     files and print the tables (or JSON): shared by `run` and the generic `study <desk>`."""
     from tradebrain.experiments.aggregate import aggregate
     from tradebrain.experiments.results import build_tables, results_data, write_results
-    from tradebrain.experiments.runner import run_experiment
+    from tradebrain.experiments.runner import check_extras, run_experiment
 
     try:
+        check_extras(loaded, tracking_uri)  # before the progress bar: a missing extra is the whole message
         with _progress() as progress:
             task = progress.add_task(f"{loaded.spec.name} cells", total=None, last="")
 

@@ -56,6 +56,14 @@ def unique_cells(cells: list[Cell]) -> list[Cell]:
     return list(seen.values())
 
 
+def check_extras(loaded: LoadedSpec, tracking_uri: str | None) -> None:
+    """Stop before any cell runs when tracking or TensorBoard curves are asked for without their extra."""
+    if tracking_uri is not None:
+        check("mlflow", TRACKING)
+    if loaded.spec.tensorboard:
+        check("tensorboard", "TensorBoard training curves (set 'tensorboard: false' in the spec to skip them)")
+
+
 def run_experiment(
     loaded: LoadedSpec,
     runs_root: Path,
@@ -71,10 +79,7 @@ def run_experiment(
     `extra`: config updates applied before the grid (the best tuned parameters with --use-best);
     `on_start(to_run, skipped)` is called once the completed cells are known, `on_record` per finished cell."""
     spec = loaded.spec
-    if tracking_uri is not None:
-        check("mlflow", TRACKING)
-    if spec.tensorboard:
-        check("tensorboard", "TensorBoard training curves (set 'tensorboard: false' in the spec to skip them)")
+    check_extras(loaded, tracking_uri)
     root = (runs_root / spec.name).resolve()
     store = ResultStore(root)
     cells = unique_cells(expand(loaded, extra))

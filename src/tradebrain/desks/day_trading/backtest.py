@@ -1,10 +1,10 @@
 """Backtest a day-trading agent on out-of-sample sessions through the shared engine.
 
-The policy decides with the env's own observer (`envs/day_trading/observer.py`) and action mask
-(`envs/day_trading/actions.py`) on the same point-in-time feature rows, fills at the close of the
+The policy decides with the env's own observer (`desks/day_trading/observer.py`) and action mask
+(`desks/day_trading/actions.py`) on the same point-in-time feature rows, fills at the close of the
 bar it decides on, is forced flat at each session's last bar, and its balance compounds from day
 to day (the env resets it per episode only in training). An exported MLP policy runs as a compiled
-kernel (agents/kernels.py MASKED_MLP, tested equal to the Python path); any other Policy runs in
+kernel (rl/kernels.py MASKED_MLP, tested equal to the Python path); any other Policy runs in
 Python. An action outside the mask raises InputError, so no invalid action is ever taken.
 """
 

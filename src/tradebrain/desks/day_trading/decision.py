@@ -4,7 +4,7 @@ exported policy -> order -> risk gate.
 The observation, the mask and the account arithmetic are the very functions the env uses
 (`envs.day_trading.observation`, `action_mask`, DayAccount's sizing rule), and the features come
 from `StreamingFeatures`, equal to `compute_features`; so a policy driven here takes the actions
-it took in `DayTradingEnv` on the same bars (no train/serve skew; tests/unit/agents/test_decision.py).
+it took in `DayTradingEnv` on the same bars (no train/serve skew; tests/unit/desks/day_trading/test_decision.py).
 
 Sessions: the caller says when a session starts and how many bars it has (`start_session`), since
 only the caller knows the venue's schedule; `bars_left` (for the exit window) counts down from
@@ -40,7 +40,7 @@ class FastDiscretePolicy:
     (normalise in float64, cast to float32, float64 layers, masked argmax) but none of the batch
     bookkeeping, in preallocated buffers (ufuncs with `out=`; min/max instead of the slower
     np.clip, equal on finite inputs): a fraction of the time of `ExportedPolicy.act` for one
-    observation. Equal actions are checked in tests/unit/agents/test_decision.py. Not thread-safe
+    observation. Equal actions are checked in tests/unit/desks/day_trading/test_decision.py. Not thread-safe
     (the buffers are shared): one instance per decision loop."""
 
     def __init__(self, policy: ExportedPolicy) -> None:

@@ -4,7 +4,7 @@ stable-baselines3 VecEnv equal to N `DayTradingEnv`s seeded seed + i.
 The account arithmetic of `account.DayAccount` (buy sizing, fees, the trade reward) is written
 once more here as a numba kernel over arrays, line for line in the same order of floating-point
 operations, because a Python object per episode is what made the DummyVecEnv slow; the masks
-are the compiled `actions.allowed_actions` itself. tests/unit/envs/day_trading/test_vec_env.py
+are the compiled `actions.allowed_actions` itself. tests/unit/desks/day_trading/test_vec_env.py
 proves the twin equal to the DummyVecEnv of single envs step for step.
 """
 

@@ -19,7 +19,7 @@ from tradebrain.desks.execution.config import ExecutionEnvConfig
 from tradebrain.rl.policy import ActionKind
 
 TIME_LEFT, INVENTORY_LEFT = 0, 1
-"""Observation columns the schedules read (see envs/execution/observer.py)."""
+"""Observation columns the schedules read (see desks/execution/observer.py)."""
 
 
 class SchedulePolicy:

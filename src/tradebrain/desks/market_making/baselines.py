@@ -28,7 +28,7 @@ from tradebrain.desks.market_making.market import MarketMakingConfig
 from tradebrain.rl.policy import ActionKind
 
 TIME_LEFT, INVENTORY = 0, 1
-"""Observation columns the quoting policies read (see envs/market_making/kernels.py)."""
+"""Observation columns the quoting policies read (see desks/market_making/kernels.py)."""
 
 QuoteRule = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 """(time, inventory) -> (delta_b, delta_a), vectorised over episodes."""
