@@ -77,10 +77,6 @@ def _options(desk: Desk[Any], **values: Any) -> dict[str, Any]:
     return updates
 
 
-def _config(desk: Desk[Any], path: Path | None, updates: dict[str, Any]) -> Any:
-    return desk.config(path, updates)
-
-
 @app.command("desks")
 def list_desks(as_json: JsonOption = False) -> None:
     """The registered desks, one line each (and any that failed to load, with the reason)."""
@@ -121,7 +117,7 @@ def demo(
     try:
         chosen = get_desk(desk)
         updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, episodes=episodes, seed=seed)
-        resolved = _config(chosen, config, {**chosen.demo_updates, **updates, **_settings(settings)})
+        resolved = chosen.config(config, {**chosen.demo_updates, **updates, **_settings(settings)})
         result = chosen.demo(resolved, out, progress=True).as_dict()
     except TradebrainError as error:
         raise fail(error) from None
@@ -147,7 +143,7 @@ def train(
     try:
         chosen = get_desk(desk)
         updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, seed=seed)
-        resolved = _config(chosen, config, {**updates, **_settings(settings)})
+        resolved = chosen.config(config, {**updates, **_settings(settings)})
         run_dir = out / resolved.name
         agent = chosen.train(resolved, run_dir)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False))
@@ -170,7 +166,7 @@ def evaluate(
     """Evaluate a saved model against the desk's baselines on the same held-out data, with 95% intervals."""
     try:
         chosen = get_desk(desk)
-        resolved = _config(chosen, config, {**_options(chosen, algo=algo, episodes=episodes), **_settings(settings)})
+        resolved = chosen.config(config, {**_options(chosen, algo=algo, episodes=episodes), **_settings(settings)})
         result = chosen.evaluate(resolved, model).as_dict()
     except TradebrainError as error:
         raise fail(error) from None
@@ -205,7 +201,7 @@ def seeds_study(desk_name: str) -> Callable[..., None]:
         try:
             chosen = get_desk(desk_name)
             updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, episodes=episodes)
-            resolved = _config(chosen, config, {**updates, **_settings(settings)})
+            resolved = chosen.config(config, {**updates, **_settings(settings)})
             loaded = seeds_spec(chosen.name, resolved, seeds, out)
         except TradebrainError as error:
             raise fail(error) from None
