@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel
@@ -54,3 +55,20 @@ def run_summary(
         "train_seconds": train_seconds,
         **extra,
     }
+
+
+class _Report(Protocol):
+    def as_dict(self) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A saved model and the desk's baselines measured on the same held-out episodes: what `evaluate`
+    returns for a desk whose report object already holds every policy's metrics."""
+
+    name: str
+    report: _Report
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: the run's name and every policy's metrics with intervals."""
+        return {"name": self.name, **self.report.as_dict()}

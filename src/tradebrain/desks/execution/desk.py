@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,21 +12,8 @@ if TYPE_CHECKING:
     import typer
     from rich.console import Console
 
-    from tradebrain.desks.execution.evaluate import ExecutionReport
     from tradebrain.desks.execution.study import ExecutionDeskConfig
     from tradebrain.rl.training import TrainedAgent
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A saved model and the baselines on the same held-out episodes."""
-
-    name: str
-    report: ExecutionReport
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: the run's name and every policy's metrics with intervals."""
-        return {"name": self.name, **self.report.as_dict()}
 
 
 class ExecutionDesk(Desk["ExecutionDeskConfig"]):
@@ -66,6 +52,7 @@ class ExecutionDesk(Desk["ExecutionDeskConfig"]):
 
     def evaluate(self, config: ExecutionDeskConfig, model: Path, progress: bool = True) -> DeskResult:
         from tradebrain.desks.execution.study import baseline_policies, evaluate
+        from tradebrain.desks.runs import Evaluation
         from tradebrain.rl.training import load_trained
 
         agent = load_trained(model, config.train.algo)

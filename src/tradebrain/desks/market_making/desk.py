@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,21 +12,8 @@ if TYPE_CHECKING:
     import typer
     from rich.console import Console
 
-    from tradebrain.desks.market_making.evaluate import MarketMakingReport
     from tradebrain.desks.market_making.study import MarketMakingDeskConfig
     from tradebrain.rl.training import TrainedAgent
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A saved quoting model and the baselines on the same held-out episodes."""
-
-    name: str
-    report: MarketMakingReport
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: the run's name and every policy's metrics with intervals."""
-        return {"name": self.name, **self.report.as_dict()}
 
 
 class MarketMakingDesk(Desk["MarketMakingDeskConfig"]):
@@ -62,6 +48,7 @@ class MarketMakingDesk(Desk["MarketMakingDeskConfig"]):
 
     def evaluate(self, config: MarketMakingDeskConfig, model: Path, progress: bool = True) -> DeskResult:
         from tradebrain.desks.market_making.study import baseline_policies, evaluate
+        from tradebrain.desks.runs import Evaluation
         from tradebrain.rl.training import load_trained
 
         agent = load_trained(model, config.train.algo)
