@@ -7,12 +7,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
+
+from tradebrain.core.config import StrictModel
 
 T = TypeVar("T")
+
+
+class HeldOutEvaluation(StrictModel):
+    """Evaluation on held-out seeded episodes, the same for every policy: how many, from which seed,
+    which of the desk's baselines (`CHOICES`), and the bootstrap's seed. A desk adds its own fields."""
+
+    CHOICES: ClassVar[tuple[str, ...]] = ()
+    episodes: int = Field(1000, ge=10, description="held-out episodes per policy (same seeds for all)")
+    seed_offset: int = Field(1_000_000, ge=0, description="first evaluation seed; training seeds stay below it")
+    baselines: tuple[str, ...] = ()
+    bootstrap_seed: int = 0
+
+    @field_validator("baselines")
+    @classmethod
+    def _known_baselines(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in names if name not in cls.CHOICES]
+        if unknown:
+            raise ValueError(f"unknown baselines {unknown}; choose from {list(cls.CHOICES)}")
+        return names
 
 
 def evaluation_seeds(episodes: int, offset: int) -> list[int]:

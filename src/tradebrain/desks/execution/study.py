@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from rich.progress import track
 
-from tradebrain.core.config import StrictModel
 from tradebrain.core.console import stderr_console
 from tradebrain.desks.execution.almgren_chriss import (
     immediate_holdings,
@@ -25,35 +24,26 @@ from tradebrain.desks.execution.almgren_chriss import (
 )
 from tradebrain.desks.execution.baselines import almgren_chriss, sell_now, twap, u_shaped_volume, vwap
 from tradebrain.desks.execution.config import ExecutionEnvConfig
+from tradebrain.desks.execution.desk import ExecutionDesk
 from tradebrain.desks.execution.evaluate import ExecutionReport, measure, run_episodes
 from tradebrain.desks.execution.report import write_execution_report
 from tradebrain.desks.execution.vec_env import ExecutionVecEnv
-from tradebrain.desks.runs import evaluation_seeds, run_summary, start_run, timed, training_note
+from tradebrain.desks.runs import HeldOutEvaluation, evaluation_seeds, run_summary, start_run, timed, training_note
 from tradebrain.rl.policy import Policy
 from tradebrain.rl.registry import get_algorithm
 from tradebrain.rl.training import TrainConfig, TrainedAgent, train_agent
 
-BASELINES = ("TWAP", "AC-optimal", "VWAP", "sell-now")
+BASELINES = ExecutionDesk.baselines
 
 
-class EvaluateConfig(StrictModel):
-    """Held-out evaluation: how many episodes, from which seeds, and which baselines."""
+class EvaluateConfig(HeldOutEvaluation):
+    """Held-out evaluation: episodes, seeds, baselines, and the volume profile VWAP follows."""
 
-    episodes: int = Field(1000, ge=10, description="held-out episodes per policy (same seeds for all)")
-    seed_offset: int = Field(1_000_000, ge=0, description="first evaluation seed; training seeds stay below it")
+    CHOICES = BASELINES
     baselines: tuple[str, ...] = BASELINES
     vwap_profile: tuple[float, ...] | None = Field(
         None, description="expected volume per interval for VWAP (one value per step); None: U-shaped"
     )
-    bootstrap_seed: int = 0
-
-    @field_validator("baselines")
-    @classmethod
-    def _known_baselines(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in names if name not in BASELINES]
-        if unknown:
-            raise ValueError(f"unknown baselines {unknown}; choose from {list(BASELINES)}")
-        return names
 
 
 class ExecutionDeskConfig(ExecutionEnvConfig):

@@ -8,41 +8,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from rich.progress import track
 
-from tradebrain.core.config import StrictModel
 from tradebrain.core.console import stderr_console
 from tradebrain.desks.market_making.baselines import avellaneda_stoikov, gueant_lehalle_fernandez_tapia, symmetric
 from tradebrain.desks.market_making.config import MarketMakingEnvConfig
+from tradebrain.desks.market_making.desk import MarketMakingDesk
 from tradebrain.desks.market_making.evaluate import MarketMakingReport, measure_market_making
 from tradebrain.desks.market_making.report import write_market_making_report
 from tradebrain.desks.market_making.runs import run_market_making
 from tradebrain.desks.market_making.vec_env import MarketMakingVecEnv
-from tradebrain.desks.runs import evaluation_seeds, run_summary, start_run, timed, training_note
+from tradebrain.desks.runs import HeldOutEvaluation, evaluation_seeds, run_summary, start_run, timed, training_note
 from tradebrain.rl.policy import Policy
 from tradebrain.rl.registry import get_algorithm
 from tradebrain.rl.training import TrainConfig, TrainedAgent, train_agent
 
-MM_BASELINES = ("A-S inventory", "symmetric", "GLFT")
+MM_BASELINES = MarketMakingDesk.baselines
 
 
-class MarketMakingEvaluateConfig(StrictModel):
+class MarketMakingEvaluateConfig(HeldOutEvaluation):
     """Held-out evaluation: episodes, seeds, baselines and the GLFT inventory bound."""
 
-    episodes: int = Field(1000, ge=10, description="held-out episodes per policy (same seeds for all)")
-    seed_offset: int = Field(1_000_000, ge=0, description="first evaluation seed; training seeds stay below it")
+    CHOICES = MM_BASELINES
     baselines: tuple[str, ...] = MM_BASELINES
     glft_bound: int = Field(30, ge=1, description="Q, the inventory bound GLFT quotes for")
-    bootstrap_seed: int = 0
-
-    @field_validator("baselines")
-    @classmethod
-    def _known(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in names if name not in MM_BASELINES]
-        if unknown:
-            raise ValueError(f"unknown baselines {unknown}; choose from {list(MM_BASELINES)}")
-        return names
 
 
 class MarketMakingDeskConfig(MarketMakingEnvConfig):
