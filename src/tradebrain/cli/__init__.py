@@ -26,6 +26,7 @@ from tradebrain.core.console import stderr_console
 from tradebrain.core.errors import TradebrainError
 from tradebrain.desks.contract import Desk
 from tradebrain.desks.registry import get_desk, load_registry
+from tradebrain.desks.runs import write_config
 
 app = typer.Typer(
     help="Train, backtest and compare RL trading strategies against classical ones.", no_args_is_help=True
@@ -146,7 +147,7 @@ def train(
         resolved = chosen.config(config, {**updates, **_settings(settings)})
         run_dir = out / resolved.name
         agent = chosen.train(resolved, run_dir)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False))
+        write_config(resolved, run_dir)
     except TradebrainError as error:
         raise fail(error) from None
     result = {"model": str(agent.path), "algo": resolved.train.algo, "timesteps": resolved.train.timesteps}

@@ -41,11 +41,18 @@ def evaluation_seeds(episodes: int, offset: int) -> list[int]:
     return list(range(offset, offset + episodes))
 
 
+def write_config(config: BaseModel, folder: Path) -> Path:
+    """folder/config.yaml: the fully resolved config, so the run is reproducible."""
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    return path
+
+
 def start_run(config: BaseModel, name: str, runs_root: Path) -> Path:
-    """runs_root/name, created, with the fully resolved config.yaml in it (the run is reproducible)."""
+    """runs_root/name, created, with the fully resolved config.yaml in it."""
     run_dir = runs_root / name
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    write_config(config, run_dir)
     return run_dir
 
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from tradebrain.rl.training import TrainedAgent
 
 BASELINE = "buy-and-hold"
+"""The one baseline of the desk: buy at the first test bar, hold overnight to the last."""
+WALK_FORWARD_RETURN = "walk_forward_return"
+"""The walk-forward windows' test returns compounded one after the other (see experiment.py)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class DayTradingDesk(Desk["DayTradingExperimentConfig"]):
     headline = (
         f"{AGENT}/total_return",
         f"{AGENT}_minus_{BASELINE}/total_return",
-        f"{AGENT}/walk_forward_return",
+        f"{AGENT}/{WALK_FORWARD_RETURN}",
         f"{AGENT}/sharpe",
     )
     comparison = ("total_return", "sharpe")
@@ -81,20 +84,13 @@ class DayTradingDesk(Desk["DayTradingExperimentConfig"]):
 
         return DayTradingExperimentConfig
 
-    def _split(self, config: DayTradingExperimentConfig) -> tuple[Any, list[Any], list[Any]]:
-        """The bars and the first window's training and test sessions."""
-        from tradebrain.desks.day_trading.experiment import load_market, session_windows
-
-        market = load_market(config)
-        train, test = session_windows(config, market.days)[0].split(market.days)
-        return market.bars, train, test
-
     def train(self, config: DayTradingExperimentConfig, out_dir: Path | None, progress: bool = True) -> TrainedAgent:
         """Train on the first window's training sessions; with `out_dir`, also export `policy.npz`."""
+        from tradebrain.desks.day_trading.experiment import first_window
         from tradebrain.desks.day_trading.study import train_day_trader
         from tradebrain.rl.export import export_policy
 
-        _, train, _ = self._split(config)
+        _, train, _ = first_window(config)
         agent = train_day_trader(train, config, out_dir, progress)
         if out_dir is not None:
             export_policy(agent.model, agent.vec_normalize, config.train.algo).save(out_dir / "policy.npz")
@@ -104,10 +100,11 @@ class DayTradingDesk(Desk["DayTradingExperimentConfig"]):
         """Backtest a saved agent (model.zip with its vecnormalize.pkl, or an exported policy.npz) and
         buy-and-hold on the first window's test sessions."""
         from tradebrain.desks.day_trading.backtest import backtest_days, buy_and_hold_days
+        from tradebrain.desks.day_trading.experiment import first_window
         from tradebrain.desks.day_trading.study import session_metrics
         from tradebrain.risk.gate import RiskGate
 
-        bars, _, test = self._split(config)
+        bars, _, test = first_window(config)
         policy = self._policy(config, model)
         gate = RiskGate(config.risk) if config.risk is not None else None
         agent = session_metrics(backtest_days(bars, test, policy, config.env, gate), test)

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import Field, model_validator
 
 from tradebrain.core.config import StrictModel
 from tradebrain.core.errors import ConfigError, TradebrainError
 from tradebrain.desks.contract import AGENT, CellOutput
 from tradebrain.desks.day_trading.day import TradingDay
+from tradebrain.desks.day_trading.desk import BASELINE, WALK_FORWARD_RETURN
 from tradebrain.desks.day_trading.study import (
     METRICS,
     DayTradingDeskConfig,
@@ -40,12 +40,10 @@ from tradebrain.desks.day_trading.study import (
 )
 from tradebrain.desks.day_trading.study import Cell as WindowCell
 from tradebrain.desks.day_trading.study import Study as WindowStudy
+from tradebrain.desks.runs import write_config
 
-BASELINE = "buy-and-hold"
-"""The one baseline of the desk: buy at the first test bar, hold overnight to the last."""
-WALK_FORWARD_RETURN = "walk_forward_return"
-"""The windows' test returns compounded one after the other (a true out-of-sample path when
-`step_sessions == test_sessions`, so the test periods tile the data without overlap)."""
+# WALK_FORWARD_RETURN compounds the windows' test returns one after the other: a true out-of-sample
+# path when `step_sessions == test_sessions`, so the test periods tile the data without overlap.
 OBJECTIVE = "negative_total_return"
 """Minus the agent's mean test return per window: the metric `tradebrain tune` minimises."""
 VALIDATION_FRACTION = 0.2
@@ -223,7 +221,7 @@ def run_daytrading_cell(config: DayTradingExperimentConfig, out_dir: Path, write
         cells.append(run_cell(label, market.bars, train, test, config, out_dir / f"window-{k}"))
     metrics = window_metrics(cells)
     improvements = {BASELINE: [c.agent["total_return"] - c.buy_and_hold["total_return"] for c in cells]}
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    write_config(config, out_dir)
     _write_equity(cells, windows, out_dir / "equity.csv")
     rows = [
         {"window": k, "train": [market.days[w.train_start].label, market.days[w.train_stop - 1].label],
@@ -247,10 +245,16 @@ def run_daytrading_cell(config: DayTradingExperimentConfig, out_dir: Path, write
     return CellOutput(metrics, improvements)
 
 
+def first_window(config: DayTradingExperimentConfig) -> tuple[pd.DataFrame, list[TradingDay], list[TradingDay]]:
+    """The bars and the first window's training and test sessions (what `train` and `evaluate` use)."""
+    market = load_market(config)
+    train, test = session_windows(config, market.days)[0].split(market.days)
+    return market.bars, train, test
+
+
 def tuning_sessions(config: DayTradingExperimentConfig) -> tuple[list[TradingDay], list[TradingDay]]:
     """The first window's training sessions split for tuning: (fit, validation), the validation being
     their last 20% (at least one), so tuning never sees a test session of the first window."""
-    market = load_market(config)
-    train, _ = session_windows(config, market.days)[0].split(market.days)
+    _, train, _ = first_window(config)
     held_out = max(1, round(VALIDATION_FRACTION * len(train)))
     return train[:-held_out], train[-held_out:]

@@ -7,13 +7,12 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from tradebrain.desks.contract import AGENT, CellOutput
 from tradebrain.desks.execution.evaluate import ExecutionOutcomes, ExecutionReport
 from tradebrain.desks.execution.report import write_execution_report
 from tradebrain.desks.execution.study import ExecutionDeskConfig, analyze, baseline_policies, evaluate, train
-from tradebrain.desks.runs import timed, training_note
+from tradebrain.desks.runs import timed, training_note, write_config
 
 POLICY_METRICS = ("shortfall_usd", "shortfall_bps", "shortfall_std_usd", "objective_usd")
 AGENT_METRICS = ("savings_bps", "win_rate", "information_ratio")
@@ -80,7 +79,7 @@ def run_execution_cell(config: ExecutionDeskConfig, out_dir: Path, write_report:
     policies = [*baseline_policies(config, evaluation.baselines, evaluation.vwap_profile), agent.policy]
     report = evaluate(config, policies, progress=False)
     name = agent.policy.name
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    write_config(config, out_dir)
     write_trades(report.outcomes[name], out_dir / "trades.csv")
     write_daily(report, config.task.tau, out_dir / "daily.csv")
     if write_report:

@@ -7,13 +7,12 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from tradebrain.desks.contract import AGENT, CellOutput
 from tradebrain.desks.market_making.evaluate import MarketMakingOutcomes, MarketMakingReport
 from tradebrain.desks.market_making.report import write_market_making_report
 from tradebrain.desks.market_making.study import MarketMakingDeskConfig, baseline_policies, evaluate, train
-from tradebrain.desks.runs import timed, training_note
+from tradebrain.desks.runs import timed, training_note, write_config
 
 POLICY_METRICS = ("pnl_mean", "pnl_std", "utility", "sharpe", "mean_spread", "inventory_std")
 
@@ -54,7 +53,7 @@ def run_market_making_cell(config: MarketMakingDeskConfig, out_dir: Path, write_
     evaluation = config.evaluate
     report = evaluate(config, [*baseline_policies(config, evaluation.baselines), agent.policy], progress=False)
     name = agent.policy.name
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    write_config(config, out_dir)
     write_quotes(report.outcomes[name], out_dir / "trades.csv")
     if write_report:
         note = training_note(name, config.train.timesteps, config.train.seed, seconds, evaluation.episodes,
