@@ -4,6 +4,10 @@ Generic over the desk registry: `desks`, `demo`, `train`, `evaluate` and `study`
 registered desk (tradebrain's own and any a user's package adds), and each desk gets a group
 `tradebrain <desk> ...` with its own commands (closed forms, replications) beside the generic ones.
 The data, backtest, experiment and config commands are shared by all desks.
+
+Every error that escapes a command goes through one handler (core/cli.py GuardedGroup): what the
+user can fix (bad files, full disks, unreachable servers) exits 2 with one message naming the file,
+option or field; a bug exits 1; `tradebrain --debug ...` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from tradebrain.cli.backtest import backtest
 from tradebrain.cli.data import data_app
 from tradebrain.cli.experiments import run as run_experiment
 from tradebrain.cli.experiments import tune as tune_experiment
-from tradebrain.core.cli import ConfigOption, JsonOption, OutOption, console, fail
+from tradebrain.core.cli import DEBUG_KEY, ConfigOption, GuardedGroup, JsonOption, OutOption, console, fail
+from tradebrain.core.config import parse_yaml
 from tradebrain.core.console import stderr_console
 from tradebrain.core.errors import TradebrainError
 from tradebrain.desks.contract import Desk
@@ -29,7 +34,9 @@ from tradebrain.desks.registry import get_desk, load_registry
 from tradebrain.desks.runs import write_config
 
 app = typer.Typer(
-    help="Train, backtest and compare RL trading strategies against classical ones.", no_args_is_help=True
+    cls=GuardedGroup,
+    help="Train, backtest and compare RL trading strategies against classical ones.",
+    no_args_is_help=True,
 )
 config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
 study_app = typer.Typer(help="Studies of a desk across seeds (and, per desk, symbols and costs).", no_args_is_help=True)
@@ -58,10 +65,7 @@ def _settings(pairs: list[str] | None) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise TradebrainError(f"--set {pair!r}: give KEY=VALUE, e.g. --set task.risk_aversion=2e-6")
-        try:
-            updates[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError as error:
-            raise TradebrainError(f"--set {pair!r}: the value is not valid YAML ({error})") from None
+        updates[key.strip()] = parse_yaml(raw, f"--set {pair!r}: the value")
     return updates
 
 
@@ -76,6 +80,17 @@ def _options(desk: Desk[Any], **values: Any) -> dict[str, Any]:
             raise TradebrainError(f"--{option} does not apply to the {desk.name} desk (it takes {takes}, and --set)")
         updates[desk.options[option]] = value
     return updates
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the full traceback of an error (also TRADEBRAIN_DEBUG=1)")
+    ] = False,
+) -> None:
+    """Train, backtest and compare RL trading strategies against classical ones."""
+    ctx.meta[DEBUG_KEY] = debug
 
 
 @app.command("desks")

@@ -1,14 +1,15 @@
-"""Typed, frozen configs loaded from YAML with `TRADEBRAIN_<SECTION>__<KEY>` overrides.
+"""Typed, frozen configs loaded from YAML with `TRADEBRAIN_<KEY>` / `TRADEBRAIN_<SECTION>__<KEY>` overrides.
 
 Every config is a pydantic model that forbids unknown keys. Errors are re-worded so that they
-name the full dotted key and, for a typo, suggest the closest valid key.
+name the full dotted key and, for a typo, suggest the closest valid key. YAML is read strictly: a
+key given twice in one mapping is an error (PyYAML would silently keep the last one).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,8 @@ from tradebrain.core.errors import ConfigError
 
 ENV_PREFIX = "TRADEBRAIN_"
 ENV_NESTING = "__"
+NOT_CONFIG = frozenset({"REQUIRE_SERVICES", "POSTGRES_DSN", "DEBUG"})
+"""`TRADEBRAIN_*` variables that set up the tool or its tests, never a config key."""
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -72,17 +75,62 @@ def _set_nested(data: dict[str, Any], path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Nested overrides from variables like `TRADEBRAIN_MARKET__SIGMA=1.2` (values parsed as YAML).
+class StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects a key repeated in one mapping, naming the key and both lines."""
 
-    Variables without the `__` separator (e.g. `TRADEBRAIN_REQUIRE_SERVICES`) are not config keys.
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice (lines {seen[key]} and {line}); keep one of them",
+                    key_node.start_mark,
+                )
+            if isinstance(key, Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """The value of a YAML document, read strictly (no repeated keys); a ConfigError naming
+    `source` and the line when it is not valid YAML."""
+    try:
+        return yaml.load(text, Loader=StrictLoader)  # StrictLoader is a SafeLoader
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from None
+
+
+def env_overrides(environ: Mapping[str, str], model: type[BaseModel] | None = None) -> dict[str, Any]:
+    """Nested overrides from variables like `TRADEBRAIN_MARKET__SIGMA=1.2` or, for a top-level key of
+    `model`, `TRADEBRAIN_NAME=run-7` (values parsed as YAML).
+
+    A variable without `__` is a config key only when it names a top-level field of `model` (others,
+    such as `TRADEBRAIN_REQUIRE_SERVICES`, set up the tool); one that is a near miss of a field is an
+    error with a did-you-mean, because a silently ignored typo is worse than a refusal.
     """
+    fields = sorted(model.model_fields) if model is not None else []
     overrides: dict[str, Any] = {}
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
+        if not name.startswith(ENV_PREFIX):
             continue
-        path = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_NESTING)]
-        _set_nested(overrides, path, yaml.safe_load(raw))
+        rest = name[len(ENV_PREFIX) :]
+        if ENV_NESTING not in rest:
+            key = rest.lower()
+            if key not in fields:
+                close = difflib.get_close_matches(key, fields, n=1, cutoff=0.75)
+                if close and rest not in NOT_CONFIG:
+                    raise ConfigError(
+                        f"environment variable {name} is not a config key; did you mean {ENV_PREFIX}{close[0].upper()}?"
+                    )
+                continue
+            path = [key]
+        else:
+            path = [part.lower() for part in rest.split(ENV_NESTING)]
+        _set_nested(overrides, path, parse_yaml(raw, f"environment variable {name}={raw!r}"))
     return overrides
 
 
@@ -102,9 +150,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; pass an existing YAML file (see configs/)")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
+    data = parse_yaml(text, f"config file {path}") or {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(data).__name__}")
     return data
@@ -117,7 +168,7 @@ def build_config(
     environ: Mapping[str, str] | None = None,
 ) -> ModelT:
     """Validate `data` overlaid with environment overrides into a frozen `model`."""
-    overrides = env_overrides(os.environ if environ is None else environ)
+    overrides = env_overrides(os.environ if environ is None else environ, model)
     merged = deep_merge(data, overrides)
     where = source + (" + TRADEBRAIN_* overrides" if overrides else "")
     try:

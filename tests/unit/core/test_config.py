@@ -8,12 +8,19 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from tradebrain.core.config import build_config, env_overrides, load_config, with_updates
+from tradebrain.core.config import StrictModel, build_config, env_overrides, load_config, with_updates
 from tradebrain.core.errors import ConfigError
 from tradebrain.desks.execution.config import ExecutionEnvConfig
 from tradebrain.desks.execution.market import MarketConfig
 
 NO_ENV: dict[str, str] = {}
+
+
+class NamedRun(StrictModel):
+    """A config with a top-level key, as every desk's run config has."""
+
+    name: str = "run"
+    market: MarketConfig = MarketConfig()
 
 
 def test_defaults_load_without_file_or_overrides() -> None:
@@ -84,11 +91,45 @@ def test_override_error_mentions_the_overrides() -> None:
     assert "TRADEBRAIN_" in message
 
 
-def test_variables_without_nesting_separator_are_ignored() -> None:
+def test_variables_without_nesting_separator_that_are_not_fields_are_ignored() -> None:
     environ = {"TRADEBRAIN_REQUIRE_SERVICES": "1", "OTHER__KEY": "3", "TRADEBRAIN_MARKET__S0": "60"}
     assert env_overrides(environ) == {"market": {"s0": 60}}
     config = build_config(ExecutionEnvConfig, {}, environ=environ)
     assert config.market.s0 == 60.0
+
+
+def test_top_level_keys_can_be_set_from_the_environment() -> None:
+    environ = {"TRADEBRAIN_NAME": "run-7", "TRADEBRAIN_POSTGRES_DSN": "postgresql://x", "TRADEBRAIN_DEBUG": "1"}
+    assert env_overrides(environ, NamedRun) == {"name": "run-7"}
+    assert build_config(NamedRun, {}, environ=environ).name == "run-7"
+
+
+def test_a_near_miss_of_a_top_level_key_is_refused_with_the_right_name() -> None:
+    with pytest.raises(ConfigError, match="TRADEBRAIN_NAEM is not a config key; did you mean TRADEBRAIN_NAME"):
+        build_config(NamedRun, {}, environ={"TRADEBRAIN_NAEM": "x"})
+
+
+def test_a_malformed_yaml_override_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="environment variable TRADEBRAIN_TASK__STEPS='\\[1,' is not valid YAML"):
+        build_config(ExecutionEnvConfig, {}, environ={"TRADEBRAIN_TASK__STEPS": "[1,"})
+
+
+@pytest.mark.parametrize(
+    "text", ["market:\n  sigma: 1\n  sigma: 2\n", "name: a\nname: b\n", "market: {s0: 1, s0: 2}\n"]
+)
+def test_a_key_given_twice_in_a_yaml_file_is_refused_naming_the_key_and_lines(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"appears twice") as caught:
+        load_config(ExecutionEnvConfig, path, environ=NO_ENV)
+    assert str(path) in str(caught.value)
+
+
+def test_a_config_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_config(ExecutionEnvConfig, path, environ=NO_ENV)
 
 
 def test_build_config_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
