@@ -69,6 +69,12 @@ def _settings(pairs: list[str] | None) -> dict[str, Any]:
     return updates
 
 
+def _writable(run_dir: Path) -> Path:
+    """`run_dir`, created before any work starts, so a bad --out fails in a second, not after training."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
 def _options(desk: Desk[Any], **values: Any) -> dict[str, Any]:
     """The given generic options as the desk's config updates; an option the desk does not take is an error."""
     updates: dict[str, Any] = {}
@@ -134,6 +140,7 @@ def demo(
         chosen = get_desk(desk)
         updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, episodes=episodes, seed=seed)
         resolved = chosen.config(config, {**chosen.demo_updates, **updates, **_settings(settings)})
+        _writable(out / resolved.name)
         result = chosen.demo(resolved, out, progress=True).as_dict()
     except TradebrainError as error:
         raise fail(error) from None
@@ -160,7 +167,7 @@ def train(
         chosen = get_desk(desk)
         updates = _options(chosen, name=name, algo=algo, timesteps=timesteps, seed=seed)
         resolved = chosen.config(config, {**updates, **_settings(settings)})
-        run_dir = out / resolved.name
+        run_dir = _writable(out / resolved.name)
         agent = chosen.train(resolved, run_dir)
         write_config(resolved, run_dir)
     except TradebrainError as error:
@@ -172,9 +179,11 @@ def train(
 @app.command()
 def evaluate(
     desk: DeskArgument,
-    model: Annotated[Path, typer.Option(help="a model.zip saved by `train` or `demo` (vecnormalize.pkl beside it)")],
+    model: Annotated[
+        Path, typer.Option(help="a model.zip saved by `train` or `demo` (vecnormalize.pkl and model.json beside it)")
+    ],
     config: ConfigOption = None,
-    algo: Annotated[str | None, typer.Option(help="algorithm of the model (default: the config's)")] = None,
+    algo: Annotated[str | None, typer.Option(help="algorithm of the model (default: the model's own)")] = None,
     episodes: EpisodesOption = None,
     settings: SetOption = None,
     as_json: JsonOption = False,
@@ -182,6 +191,10 @@ def evaluate(
     """Evaluate a saved model against the desk's baselines on the same held-out data, with 95% intervals."""
     try:
         chosen = get_desk(desk)
+        if algo is None and "algo" in chosen.options:
+            from tradebrain.rl.manifest import saved_algorithm
+
+            algo = saved_algorithm(model)  # the model's own algorithm (model.json or the zip); None: the config's
         resolved = chosen.config(config, {**_options(chosen, algo=algo, episodes=episodes), **_settings(settings)})
         result = chosen.evaluate(resolved, model).as_dict()
     except TradebrainError as error:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tradebrain.core.errors import InputError
+from tradebrain.core.io import atomic_path
 
 Activation = Literal["tanh", "relu"]
 Kind = Literal["discrete", "continuous"]
@@ -87,7 +88,27 @@ class ExportedPolicy:
             raise InputError("obs_mean and obs_var go together: give both (normalised) or neither (raw)")
         if self.kind == "continuous" and (self.low is None or self.high is None):
             raise InputError("a continuous policy needs the action bounds low and high")
+        self._check_values()
         self.action_kind = self.kind
+
+    def _check_values(self) -> None:
+        """Finite weights and statistics of the right lengths (a corrupt file must not act on NaN)."""
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+                raise InputError(f"layer {layer} holds NaN or infinite weights")
+        inputs, outputs = self.weights[0].shape[0], self.weights[-1].shape[1]
+        if self.obs_mean is not None and self.obs_var is not None:
+            if self.obs_mean.shape != (inputs,) or self.obs_var.shape != (inputs,):
+                raise InputError(
+                    f"obs_mean {self.obs_mean.shape} and obs_var {self.obs_var.shape} must have the network's "
+                    f"{inputs} inputs"
+                )
+            if not (np.isfinite(self.obs_mean).all() and np.isfinite(self.obs_var).all() and (self.obs_var >= 0).all()):
+                raise InputError("obs_mean and obs_var must be finite, and obs_var >= 0")
+        for key in ("low", "high"):
+            bounds = getattr(self, key)
+            if bounds is not None and (bounds.shape != (outputs,) or np.isnan(bounds).any()):
+                raise InputError(f"{key} must hold one number per action output ({outputs}), no NaN")
 
     @property
     def n_inputs(self) -> int:
@@ -129,7 +150,8 @@ class ExportedPolicy:
         return actions
 
     def save(self, path: str | Path) -> Path:
-        """Write the policy to an .npz file (no pickle); returns the path written."""
+        """Write the policy to an .npz file (no pickle) atomically - a temporary renamed into place, so a
+        crash leaves the previous policy, never a truncated one a live node would load; returns the path."""
         path = Path(path)
         arrays: dict[str, Any] = {
             "format_version": np.array(FORMAT_VERSION),
@@ -147,37 +169,65 @@ class ExportedPolicy:
             value = getattr(self, key)
             if value is not None:
                 arrays[key] = value
-        with path.open("wb") as handle:
-            np.savez(handle, **arrays)
+        with atomic_path(path) as temporary, temporary.open("wb") as handle:
+            np.savez(handle, **arrays)  # an open file: numpy appends ".npz" to a path without that suffix
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> ExportedPolicy:
-        """A policy written by `save`."""
+        """A policy written by `save`; an InputError naming the file for anything else (empty, truncated,
+        not an .npz, an .npz of other arrays, a newer format, inconsistent layers)."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: no such exported policy file; write one with ExportedPolicy.save")
-        with np.load(path, allow_pickle=False) as data:
-            if "format_version" not in data or int(data["format_version"]) != FORMAT_VERSION:
-                raise InputError(f"{path} is not an exported policy of format version {FORMAT_VERSION}")
-            layers = int(data["layers"])
+        fix = "export it again (`tradebrain train daytrading` writes policy.npz beside model.zip)"
+        if path.stat().st_size == 0:
+            raise InputError(f"{path} is empty (0 bytes), not an exported policy: {fix}")
+        try:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise InputError(f"{path} holds a single array, not an exported policy (.npz): {fix}")
+            with data:
+                return cls._from_arrays(path, data, fix)
+        except InputError:
+            raise
+        except Exception as error:  # zipfile, numpy and OS errors of a corrupt or foreign file
+            raise InputError(
+                f"{path} is not a readable exported policy ({type(error).__name__}: {error}): {fix}"
+            ) from None
 
-            def optional(key: str) -> np.ndarray | None:
-                return np.array(data[key]) if key in data else None
+    @classmethod
+    def _from_arrays(cls, path: Path, data: Any, fix: str) -> ExportedPolicy:
+        """The policy from the arrays of an opened .npz, every key and its type checked."""
+        if "format_version" not in data:
+            raise InputError(f"{path} is not an exported policy (no format_version array): {fix}")
+        version = int(data["format_version"])
+        if version != FORMAT_VERSION:
+            newer = "; upgrade tradebrain to read it" if version > FORMAT_VERSION else ""
+            raise InputError(f"{path} is an exported policy of format version {version}, not {FORMAT_VERSION}{newer}")
+        required = ("layers", "activation", "kind", "name", "clip_obs", "epsilon")
+        missing = [key for key in required if key not in data]
+        layers = int(data["layers"]) if "layers" in data else 0
+        missing += [key for layer in range(layers) for key in (f"weight_{layer}", f"bias_{layer}") if key not in data]
+        if missing:
+            raise InputError(f"{path} lacks the arrays {missing} of an exported policy (truncated?): {fix}")
 
-            return cls(
-                weights=tuple(np.array(data[f"weight_{layer}"]) for layer in range(layers)),
-                biases=tuple(np.array(data[f"bias_{layer}"]) for layer in range(layers)),
-                activation=str(data["activation"]),  # type: ignore[arg-type]  # checked in __post_init__
-                obs_mean=optional("obs_mean"),
-                obs_var=optional("obs_var"),
-                clip_obs=float(data["clip_obs"]),
-                epsilon=float(data["epsilon"]),
-                kind=str(data["kind"]),  # type: ignore[arg-type]  # checked in __post_init__
-                name=str(data["name"]),
-                low=optional("low"),
-                high=optional("high"),
-            )
+        def optional(key: str) -> np.ndarray | None:
+            return np.array(data[key]) if key in data else None
+
+        return cls(
+            weights=tuple(np.array(data[f"weight_{layer}"]) for layer in range(layers)),
+            biases=tuple(np.array(data[f"bias_{layer}"]) for layer in range(layers)),
+            activation=str(data["activation"]),  # type: ignore[arg-type]  # checked in __post_init__
+            obs_mean=optional("obs_mean"),
+            obs_var=optional("obs_var"),
+            clip_obs=float(data["clip_obs"]),
+            epsilon=float(data["epsilon"]),
+            kind=str(data["kind"]),  # type: ignore[arg-type]  # checked in __post_init__
+            name=str(data["name"]),
+            low=optional("low"),
+            high=optional("high"),
+        )
 
 
 def _layers(policy: Any) -> tuple[list[Any], Activation]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -126,3 +127,72 @@ def test_other_architectures_and_bad_files_are_rejected(tmp_path: Path) -> None:
         exported.act(np.zeros((1, 4)), np.zeros((1, 2), dtype=bool))
     with pytest.raises(InputError, match="takes 4 features"):
         exported.act(np.zeros((1, 5)))
+
+
+def _cartpole_policy() -> ExportedPolicy:
+    torch.set_num_threads(1)
+    return export_policy(PPO("MlpPolicy", gym.make("CartPole-v1"), device="cpu", seed=0), None, "cartpole")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"is empty \(0 bytes\)"),
+        (b"weights, honestly", "is not a readable exported policy"),
+        ("truncated", "is not a readable exported policy"),
+        ("single-array", "holds a single array"),
+        ("foreign", r"is not an exported policy \(no format_version"),
+        ("newer", "format version 2, not 1; upgrade tradebrain"),
+        ("missing-layer", r"lacks the arrays \['weight_1'\]"),
+        ("nan-weights", "NaN or infinite weights"),
+        ("pickled", "is not a readable exported policy"),
+    ],
+)
+def test_a_corrupt_or_foreign_policy_file_is_a_clean_error_naming_it(
+    content: bytes | str, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "policy.npz"
+    good = _cartpole_policy().save(tmp_path / "good.npz")
+    arrays = dict(np.load(good))
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content == "truncated":
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    elif content == "single-array":
+        with path.open("wb") as handle:
+            np.save(handle, np.zeros(3))
+    elif content == "foreign":
+        np.savez(path, prices=np.ones(5))
+    elif content == "newer":
+        np.savez(path, **(arrays | {"format_version": np.array(2)}))
+    elif content == "missing-layer":
+        np.savez(path, **{key: value for key, value in arrays.items() if key != "weight_1"})
+    elif content == "nan-weights":
+        np.savez(path, **(arrays | {"bias_0": np.full_like(arrays["bias_0"], np.nan)}))
+    else:
+        np.savez(path, **(arrays | {"name": np.array([{"not": "an array"}], dtype=object)}))
+    with pytest.raises(InputError, match=message) as error:
+        ExportedPolicy.load(path)
+    if content not in ("nan-weights",):
+        assert str(path) in str(error.value)
+
+
+def test_saving_a_policy_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    policy = _cartpole_policy()
+    path = policy.save(tmp_path / "policy.npz")
+    before = path.read_bytes()
+
+    def disk_full(file: Any, *args: Any, **kwargs: Any) -> None:
+        file.write(b"PK\x03\x04 partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError):
+        policy.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and [entry.name for entry in tmp_path.iterdir()] == ["policy.npz"]
+    observations = np.random.default_rng(0).normal(size=(20, 4))
+    np.testing.assert_array_equal(ExportedPolicy.load(path).act(observations), policy.act(observations))
+    assert policy.save(tmp_path / "no-suffix") == tmp_path / "no-suffix" and (tmp_path / "no-suffix").is_file()

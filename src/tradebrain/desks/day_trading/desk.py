@@ -112,15 +112,31 @@ class DayTradingDesk(Desk["DayTradingExperimentConfig"]):
         return Evaluation(config.name, config.symbol, len(test), {policy.name: agent, BASELINE: held})
 
     def _policy(self, config: DayTradingExperimentConfig, model: Path) -> ExportedPolicy:
+        """The policy of a model.zip (exported, with its statistics) or of an exported policy.npz, refused
+        when its observations or actions do not fit what this config's env makes."""
+        import numpy as np
+        from gymnasium import spaces
+
         from tradebrain.core.errors import InputError
+        from tradebrain.desks.day_trading.observer import observation_size
         from tradebrain.rl.export import ExportedPolicy, export_policy
+        from tradebrain.rl.trade_masks import N_ACTIONS
         from tradebrain.rl.training import load_trained
 
+        features = observation_size(config.env)
         if model.suffix == ".npz":
             if not model.is_file():
                 raise InputError(f"--model {model} does not exist; train one with `tradebrain train daytrading`")
-            return ExportedPolicy.load(model)
-        agent = load_trained(model, config.train.algo)
+            policy = ExportedPolicy.load(model)
+            if policy.n_inputs != features:
+                config_file = model.parent / "config.yaml"
+                raise InputError(
+                    f"the policy {model} was trained on observations of shape ({policy.n_inputs},), this config "
+                    f"makes ({features},); use the config the model was trained with: {config_file}"
+                )
+            return policy
+        observations = spaces.Box(-np.inf, np.inf, shape=(features,), dtype=np.float32)
+        agent = load_trained(model, config.train.algo, observations, spaces.Discrete(N_ACTIONS))
         return export_policy(agent.model, agent.vec_normalize, config.train.algo)
 
     def demo(self, config: DayTradingExperimentConfig, runs_root: Path, progress: bool = True) -> DeskResult:

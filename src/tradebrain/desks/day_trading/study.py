@@ -106,7 +106,7 @@ def train_day_trader(
     seed = config.train.seed
     return train_agent(
         lambda n: make_vec_env(days, env, n, seed), "discrete", config.train, algorithm_defaults(config),
-        out_dir=out_dir, progress=progress,
+        out_dir=out_dir, progress=progress, run_config=config,
     )  # fmt: skip
 
 

@@ -51,11 +51,13 @@ class ExecutionDesk(Desk["ExecutionDeskConfig"]):
         return train(config, out_dir, progress)
 
     def evaluate(self, config: ExecutionDeskConfig, model: Path, progress: bool = True) -> DeskResult:
+        from tradebrain.desks.execution.observer import ExecutionObserver
         from tradebrain.desks.execution.study import baseline_policies, evaluate
         from tradebrain.desks.runs import Evaluation
         from tradebrain.rl.training import load_trained
 
-        agent = load_trained(model, config.train.algo)
+        # the action kind follows the model (run_episodes steps the env with the policy's own kind)
+        agent = load_trained(model, config.train.algo, observation_space=ExecutionObserver(config).space)
         evaluation = config.evaluate
         baselines = baseline_policies(config, evaluation.baselines, evaluation.vwap_profile)
         return Evaluation(config.name, evaluate(config, [*baselines, agent.policy], progress))

@@ -118,6 +118,7 @@ def train(config: ExecutionDeskConfig, out_dir: Path | None, progress: bool = Tr
         out_dir=out_dir,
         progress=progress,
         term_keys=("episode_reward_shortfall", "episode_reward_risk"),
+        run_config=config,
     )
 
 

@@ -47,11 +47,13 @@ class MarketMakingDesk(Desk["MarketMakingDeskConfig"]):
         return train(config, out_dir, progress)
 
     def evaluate(self, config: MarketMakingDeskConfig, model: Path, progress: bool = True) -> DeskResult:
+        from tradebrain.desks.market_making.core import MarketMakingCore
         from tradebrain.desks.market_making.study import baseline_policies, evaluate
         from tradebrain.desks.runs import Evaluation
         from tradebrain.rl.training import load_trained
 
-        agent = load_trained(model, config.train.algo)
+        core = MarketMakingCore(config, episodes=1)  # its spaces: what the evaluation feeds the model
+        agent = load_trained(model, config.train.algo, core.observation_space, core.action_space)
         policies = [*baseline_policies(config, config.evaluate.baselines), agent.policy]
         return Evaluation(config.name, evaluate(config, policies, progress))
 

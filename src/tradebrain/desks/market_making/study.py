@@ -80,6 +80,7 @@ def train(config: MarketMakingDeskConfig, out_dir: Path | None, progress: bool =
         out_dir=out_dir,
         progress=progress,
         term_keys=tuple(f"episode_reward_{term}" for term in ("pnl", "inventory_penalty", "terminal_penalty")),
+        run_config=config,
     )
 
 

@@ -42,10 +42,12 @@ def _tiny(algo: str) -> dict[str, int]:
     return {"learning_starts": 50, "batch_size": 16}
 
 
-def test_unknown_hyperparameter_is_a_config_error() -> None:
-    config = ExecutionDeskConfig(train=TrainConfig(timesteps=10, n_envs=2, hyperparams={"learnig_rate": 0.1}))
-    with pytest.raises(ConfigError, match="learnig_rate"):
-        train(config, out_dir=None, progress=False)
+def test_unknown_hyperparameter_is_a_config_error_when_the_config_loads() -> None:
+    from tradebrain.core.config import build_config
+
+    data = {"train": {"timesteps": 10, "n_envs": 2, "hyperparams": {"learnig_rate": 0.1}}}
+    with pytest.raises(ConfigError, match=r"'train\.hyperparams': 'learnig_rate'.*did you mean 'learning_rate'"):
+        build_config(ExecutionDeskConfig, data, environ={})
 
 
 def test_ppo_defaults_are_undiscounted_and_batched() -> None:
