@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -38,3 +39,47 @@ def test_bad_input_exits_with_a_message(tmp_path: Path) -> None:
     random_walk_bars(60, freq="D").to_csv(bars, index=False)
     typo = CliRunner().invoke(app, ["backtest", "--policy", "sma-crosover", "--data", str(bars)])
     assert typo.exit_code == 2 and "did you mean 'sma-crossover'" in typo.output
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--slow", "500"], ["--slow 500", "502 bars", "has 300", "--slow 298"]),  # window longer than the data
+        (["--slow", "299"], ["--slow 299", "has 300"]),  # no bar left to fill the first crossing
+        (["--slow", "300", "--fill", "close"], ["--slow 300", "301 bars", "has 300", "--slow 299"]),
+        (["--fast", "20", "--slow", "20"], ["--fast (20)", "--slow (20)"]),
+        (["--fast", "30", "--slow", "20"], ["--fast (30)", "--slow (20)"]),
+        (["--fast", "0"], ["--fast", "at least 1"]),
+        (["--fast", "-3", "--slow", "5"], ["--fast", "got -3"]),
+        (["--slow", "0"], ["--slow", "at least 1"]),
+        (["--cash", "0"], ["--cash", "positive"]),
+        (["--cash", "-5"], ["--cash", "positive"]),
+        (["--cash", "nan"], ["--cash", "positive"]),
+        (["--commission", "-0.1"], ["--commission", "[0, 1)"]),
+        (["--commission", "1"], ["--commission", "[0, 1)"]),
+        (["--commission", "inf"], ["--commission", "[0, 1)"]),
+    ],
+)
+def test_options_that_would_give_nan_metrics_exit_2_naming_the_option(
+    tmp_path: Path, args: list[str], names: list[str]
+) -> None:
+    bars = tmp_path / "bars.csv"
+    random_walk_bars(300, freq="D").to_csv(bars, index=False)
+    result = CliRunner().invoke(app, ["backtest", "--data", str(bars), "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    output = result.output.replace("\n", "")
+    assert "Traceback" not in output
+    for name in names:
+        assert name in output, (name, output)
+    assert not (tmp_path / "out").exists()  # rejected before any work
+
+
+def test_the_longest_window_the_data_allows_runs(tmp_path: Path) -> None:
+    bars = tmp_path / "bars.csv"
+    random_walk_bars(300, freq="D").to_csv(bars, index=False)
+    result = CliRunner().invoke(
+        app, ["backtest", "--data", str(bars), "--fast", "5", "--slow", "298", "--out", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert math.isfinite(data["metrics"]["total_return"]) and data["final_equity"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from tradebrain.backtest.engine import BacktestResult
 from tradebrain.core.cli import fail
-from tradebrain.core.errors import TradebrainError
+from tradebrain.core.errors import InputError, TradebrainError
 
 console = Console(width=max(Console().width, 120))
 
@@ -41,12 +42,14 @@ def backtest(
     from tradebrain.reports.backtest import write_backtest_report
 
     try:
+        check_options(policy, fast, slow, cash, commission)
         if data is None or not data.is_file():
             raise TradebrainError(f"--data {data} is not a file; pass a CSV or Parquet file of bars")
         if fill not in ("next-open", "close"):
             raise TradebrainError(f"--fill must be next-open or close, got {fill!r}")
         reader = read_bars_parquet if data.suffix.lower() in (".parquet", ".pq") else read_bars_csv
         bars = reader(data, symbol, tz=tz)
+        check_length(policy, slow, fill, len(bars), data)
         params = {"sma-crossover": {"fast": fast, "slow": slow}, "random": {"seed": seed}}.get(policy, {})
         strategy = make_strategy(policy, **params)
         config = BacktestConfig(cash=cash, commission=commission, fill=fill)  # type: ignore[arg-type]
@@ -81,6 +84,43 @@ def backtest(
         table.add_row(key, f"{value:,.4g}", f"{bench_metrics.get(key, float('nan')):,.4g}")
     console.print(table)
     console.print(f"{len(trades)} closed trades · report: [bold]{paths['report.html']}[/]")
+
+
+def check_options(policy: str, fast: int, slow: int, cash: float, commission: float) -> None:
+    """Reject options that would run but report nothing meaningful (NaN metrics), before the data is read:
+    an InputError naming the option, its value and the range that works."""
+    if not (math.isfinite(cash) and cash > 0):
+        raise InputError(f"--cash must be a positive amount of dollars, got {cash:g}; e.g. --cash 10000")
+    if not (math.isfinite(commission) and 0 <= commission < 1):
+        raise InputError(
+            f"--commission is a fraction of the traded value in [0, 1) (0.001 = 0.1% per side), got {commission:g}"
+        )
+    if policy != "sma-crossover":
+        return
+    for option, window in (("--fast", fast), ("--slow", slow)):
+        if window < 1:
+            raise InputError(f"{option} is an SMA window in bars and must be at least 1, got {window}; e.g. 10 and 20")
+    if fast >= slow:
+        raise InputError(f"--fast ({fast}) must be shorter than --slow ({slow}); e.g. --fast 10 --slow 20")
+
+
+def check_length(policy: str, slow: int, fill: str, n_bars: int, data: Path) -> None:
+    """The data must be long enough for the strategy to trade at all, else every metric is NaN: a
+    crossover needs `slow` + 1 closes for its first possible cross and, filled at the next open, one
+    more bar to fill it. Any policy needs a bar after its first decision (or two bars filled at the close)."""
+    follow = 1 if fill == "next-open" else 0
+    if policy == "sma-crossover":
+        needed = slow + 1 + follow
+        if n_bars < needed:
+            longest = n_bars - 1 - follow  # fast < slow, so the shortest slow window is 2
+            fix = f"use --slow {longest} or less" if longest >= 2 else f"a crossover needs at least {3 + follow} bars"
+            raise InputError(
+                f"--slow {slow} needs at least {needed} bars ({slow} + 1 closes for the first crossing"
+                f"{', + 1 to fill it at the next open' if follow else ''}), but --data {data} has {n_bars}; "
+                f"{fix}, or pass a longer --data file"
+            )
+    elif n_bars < 2:
+        raise InputError(f"--data {data} has {n_bars} bar{'s' if n_bars != 1 else ''}; a backtest needs at least 2")
 
 
 def _positions(result: BacktestResult) -> pd.DataFrame:

@@ -85,9 +85,12 @@ def run_and_report(
     from tradebrain.experiments.aggregate import aggregate
     from tradebrain.experiments.results import build_tables, results_data, write_results
     from tradebrain.experiments.runner import check_extras, run_experiment
+    from tradebrain.experiments.tracking import check_tracking_uri
 
     try:
         check_extras(loaded, tracking_uri)  # before the progress bar: a missing extra is the whole message
+        if tracking_uri is not None and tracking_uri != "default":
+            check_tracking_uri(tracking_uri)  # a URI MLflow cannot reach fails now, not as a warning per cell
         with _progress() as progress:
             task = progress.add_task(f"{loaded.spec.name} cells", total=None, last="")
 

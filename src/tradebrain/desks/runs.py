@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator
 
 from tradebrain.core.config import StrictModel
+from tradebrain.core.io import atomic_write_text
 
 T = TypeVar("T")
 
@@ -42,10 +43,9 @@ def evaluation_seeds(episodes: int, offset: int) -> list[int]:
 
 
 def write_config(config: BaseModel, folder: Path) -> Path:
-    """folder/config.yaml: the fully resolved config, so the run is reproducible."""
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    return path
+    """folder/config.yaml: the fully resolved config, so the run is reproducible; written to a temporary
+    and renamed into place, so a failure leaves the old file or none, never half a config."""
+    return atomic_write_text(folder / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
 
 def start_run(config: BaseModel, name: str, runs_root: Path) -> Path:

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tradebrain.core.io import atomic_open, atomic_write_text
 from tradebrain.desks.contract import AGENT
 from tradebrain.experiments.aggregate import ConfigSummary, SeedStats
 from tradebrain.experiments.runner import ExperimentRun
@@ -98,14 +99,15 @@ def write_results(
     colors: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """results.json, results.csv and summary.html under runs/<spec>/ (baselines in the desk's `colors`);
-    their paths."""
+    their paths. Each is written to a temporary and renamed into place: a kill or a full disk leaves the
+    old file or none, never a truncated one."""
     run.root.mkdir(parents=True, exist_ok=True)
     data = results_data(run, summaries)
     paths = {"json": run.root / "results.json", "csv": run.root / "results.csv"}
-    paths["json"].write_text(json.dumps(data, indent=2), encoding="utf-8")
+    atomic_write_text(paths["json"], json.dumps(data, indent=2))
     metric_names = sorted({name for cell in data["cells"] for name in cell.get("metrics", {})})
     value_keys = list(run.cells[0].values) if run.cells else []
-    with paths["csv"].open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(paths["csv"]) as handle:
         writer = csv.writer(handle)
         writer.writerow(["key", *value_keys, "seed", "status", "seconds", "error", *metric_names])
         for cell in data["cells"]:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from tradebrain.core.config import StrictModel, describe_validation_error, load_config, read_yaml, with_overrides
 from tradebrain.core.errors import ConfigError
+from tradebrain.core.io import atomic_write_text
 from tradebrain.desks.contract import Desk
 from tradebrain.desks.registry import get_desk
 
@@ -181,7 +182,5 @@ def seeds_spec(desk: str, config: BaseModel, seeds: int, runs_root: Path) -> Loa
     parse_spec(data, "the study's options")  # fails before anything is written
     path = runs_root / name / "spec.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.tmp")
-    staged.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    staged.replace(path)
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
     return load_spec(path)

@@ -14,8 +14,25 @@ import yaml
 from tradebrain.core.config import read_yaml, with_updates
 from tradebrain.core.errors import ConfigError
 from tradebrain.core.extras import check
+from tradebrain.core.io import atomic_write_text
 from tradebrain.experiments.spec import LoadedSpec, SearchParam
-from tradebrain.experiments.tracking import TRACKING, Tracker, default_tracking_uri
+from tradebrain.experiments.tracking import (
+    CONNECT_TIMEOUT,
+    DATABASE_SCHEMES,
+    TRACKING,
+    Tracker,
+    check_database_url,
+    check_sqlite_url,
+    check_tracking_uri,
+    default_tracking_uri,
+    mask_url,
+    url_scheme,
+)
+
+STORAGE_HINT = (
+    "give an SQLAlchemy URL such as postgresql://user:password@host:5432/db or sqlite:///path/to/optuna.db, "
+    "or leave --storage out to keep the study in SQLite under --runs-root/<spec>/"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,30 @@ def storage_url(storage: str) -> str:
     return storage
 
 
+def open_storage(storage: str, option: str = "--storage") -> Any:
+    """The Optuna storage at `storage` (an SQLAlchemy URL), opened now so that a URL that does not parse,
+    a database that does not answer or a SQLite file in a missing folder is a ConfigError naming `option`
+    and the URL (password masked) before any trial trains."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    scheme = url_scheme(storage)
+    if scheme == "sqlite":
+        check_sqlite_url(storage, option, STORAGE_HINT)
+    elif scheme in DATABASE_SCHEMES:
+        check_database_url(storage, option, STORAGE_HINT)  # one connection, with a timeout
+    url = storage_url(storage)
+    timeout = {"connect_args": {"connect_timeout": int(CONNECT_TIMEOUT)}}
+    engine = timeout if url.startswith("postgresql+psycopg://") else None
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    except (SQLAlchemyError, ImportError, ValueError) as error:
+        text = str(error).strip()
+        reason = text.splitlines()[0] if text else type(error).__name__
+        raise ConfigError(f"{option} {mask_url(storage)}: Optuna cannot open this storage ({reason}); "
+                          f"{STORAGE_HINT}") from None  # fmt: skip
+
+
 def suggest(trial: Any, key: str, param: SearchParam) -> Any:
     """The trial's value for one dimension of the search space."""
     if param.type == "categorical":
@@ -101,7 +142,10 @@ def tune(
     tracking_uri: str | None = "default",
     on_trial: Callable[[TrialOutcome], None] | None = None,
 ) -> TuneResult:
-    """Run `trials` more trials of the spec's study and save the best parameters next to the spec."""
+    """Run `trials` more trials of the spec's study and save the best parameters next to the spec.
+
+    The storage (`--storage`) and the MLflow tracking URI (`--tracking-uri`) are opened before the
+    first trial: one that does not connect is a ConfigError naming the option, not a failed trial."""
     check("optuna", "`tradebrain tune`")
     if tracking_uri is not None:
         check("mlflow", TRACKING)
@@ -110,10 +154,13 @@ def tune(
     spec, settings = loaded.spec, loaded.spec.tune
     if settings is None:
         raise ConfigError(f"{loaded.path} has no 'tune' section: add tune.space (see experiments/execution-tune.yaml)")
+    if tracking_uri is not None and tracking_uri != "default":
+        check_tracking_uri(tracking_uri)  # cheap, before the storage is opened
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = study_name or spec.name
+    opened = open_storage(storage) if storage else open_storage(default_storage(runs_root, spec.name), "--runs-root")
     study = optuna.create_study(
-        study_name=name, storage=storage_url(storage or default_storage(runs_root, spec.name)), direction="minimize",
+        study_name=name, storage=opened, direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=settings.sampler_seed, n_startup_trials=settings.startup_trials),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=settings.startup_trials,
                                            n_warmup_steps=settings.warmup_evaluations),
@@ -157,11 +204,10 @@ def tune(
     best = study.best_trial
     assert best.value is not None  # a completed trial has a value
     best_params = dict(best.params)
-    loaded.best_path.write_text(
-        yaml.safe_dump(
-            {"study": name, "trial": best.number, "value": best.value, "params": best_params}, sort_keys=False
-        )
+    best_text = yaml.safe_dump(
+        {"study": name, "trial": best.number, "value": best.value, "params": best_params}, sort_keys=False
     )
+    atomic_write_text(loaded.best_path, best_text)  # atomic: `run --use-best` never reads half a file
     return TuneResult(name, outcomes, float(best.value), best_params, loaded.best_path)
 
 

@@ -17,10 +17,10 @@ import pandas as pd
 
 from tradebrain.backtest.engine import BacktestResult
 from tradebrain.backtest.metrics import METRIC_DEFINITIONS, drawdown_series
+from tradebrain.core.io import atomic_write_csv, atomic_write_text
 from tradebrain.reports.common import Figure, data_uri, finite_json
+from tradebrain.reports.plots import save_figure
 from tradebrain.reports.render import render
-
-DPI = 110
 
 
 def _equity(result: BacktestResult, benchmark: BacktestResult | None, path: Path) -> None:
@@ -36,8 +36,7 @@ def _equity(result: BacktestResult, benchmark: BacktestResult | None, path: Path
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     fig.suptitle("Equity (marked at each close) and drawdown from the running peak")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _monthly(result: BacktestResult, path: Path) -> None:
@@ -54,8 +53,7 @@ def _monthly(result: BacktestResult, path: Path) -> None:
     ax.set_yticks(range(len(grid)), [str(year) for year in grid.index])
     fig.colorbar(image, ax=ax, label="monthly return %")
     ax.set_title("Monthly returns")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _trades(result: BacktestResult, closes: np.ndarray, path: Path) -> None:
@@ -71,8 +69,7 @@ def _trades(result: BacktestResult, closes: np.ndarray, path: Path) -> None:
     ax.legend(loc="upper left", frameon=False)
     ax.grid(alpha=0.3)
     ax.set_title("Fills on the price")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_backtest_report(
@@ -86,13 +83,16 @@ def write_backtest_report(
     benchmark_metrics: Mapping[str, float] | None = None,
     notes: Sequence[str] = (),
 ) -> dict[str, Path]:
-    """Write equity.csv, trades.csv, metrics.json, three PNGs and report.html; return their paths."""
+    """Write equity.csv, trades.csv, metrics.json, three PNGs and report.html; return their paths.
+
+    Each file is written to a temporary and renamed into place, so a kill or a full disk leaves the
+    old file or none, never a truncated one."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in ("equity.csv", "trades.csv", "metrics.json", "report.html")}
-    result.equity_frame().to_csv(paths["equity.csv"])
-    result.trades_frame().to_csv(paths["trades.csv"], index=False)
+    atomic_write_csv(result.equity_frame(), paths["equity.csv"])
+    atomic_write_csv(result.trades_frame(), paths["trades.csv"], index=False)
     payload = {"metrics": dict(metrics), "benchmark": dict(benchmark_metrics or {})}
-    paths["metrics.json"].write_text(json.dumps(finite_json(payload), indent=2))
+    atomic_write_text(paths["metrics.json"], json.dumps(finite_json(payload), indent=2))
     _equity(result, benchmark, out_dir / "equity.png")
     _monthly(result, out_dir / "monthly.png")
     _trades(result, closes, out_dir / "trades.png")
@@ -111,7 +111,7 @@ def write_backtest_report(
         "backtest.html", name=title, date=date.today().isoformat(), rows=rows, figures=figures,
         benchmark=benchmark.policy_name if benchmark else None, notes=list(notes), config_sections={},
     )  # fmt: skip
-    paths["report.html"].write_text(html, encoding="utf-8")
+    atomic_write_text(paths["report.html"], html)
     return paths
 
 

@@ -16,11 +16,11 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tradebrain.core.io import atomic_write_text
 from tradebrain.reports.common import Figure, data_uri
-from tradebrain.reports.plots import policy_colors
+from tradebrain.reports.plots import policy_colors, save_figure
 from tradebrain.reports.render import render
 
-DPI = 110
 Interval = tuple[float, float, float]
 """(value, low, high) of a 95% interval."""
 
@@ -56,8 +56,7 @@ def plot_per_seed(per_seed: Mapping[str, Sequence[float]], means: Mapping[str, I
     ax.set_xlabel(metric)
     ax.grid(alpha=0.3, axis="x")
     ax.set_title(f"{metric}: each seed (dots), mean and 95% bootstrap interval (diamond)")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_improvement(
@@ -85,8 +84,7 @@ def plot_improvement(
     ax.set_xlabel("probability of improvement (ties count half)")
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     ax.set_title("How often the agent beats each baseline, over seeds and episodes")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_experiment_summary(
@@ -103,7 +101,7 @@ def write_experiment_summary(
     notes: Sequence[str] = (),
     colors: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write `summary.html` (with its PNG figures beside it) and return its path."""
+    """Write `summary.html` (with its PNG figures beside it), each file atomically; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = []
     if per_seed:
@@ -122,5 +120,5 @@ def write_experiment_summary(
         figures=figures, notes=list(notes),
     )  # fmt: skip
     path = out_dir / "summary.html"
-    path.write_text(html, encoding="utf-8")
+    atomic_write_text(path, html)
     return path

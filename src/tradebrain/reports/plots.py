@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from tradebrain.core.io import atomic_path
+
 Array = npt.NDArray[np.float64]
 
 DPI = 110
@@ -31,9 +33,14 @@ def policy_colors(names: Sequence[str], fixed: Mapping[str, str] | None = None) 
 
 
 def save_figure(fig: Figure, path: Path) -> None:
-    """Write the figure and release its memory (reports run in long-lived processes)."""
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    """Write the figure (PNG unless `path` names another format) atomically: a full disk leaves the old
+    file or none, never half an image. Releases its memory (reports run in long-lived processes)."""
+    try:
+        with atomic_path(path) as temporary:
+            # the temporary's name ends in .tmp: the format comes from the target's suffix
+            fig.savefig(temporary, dpi=DPI, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
 
 
 def _is_constant(values: Array) -> bool:

@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 
 from tradebrain.core.config import StrictModel
 from tradebrain.core.errors import ConfigError, TradebrainError
+from tradebrain.core.io import atomic_open, atomic_write_csv, atomic_write_text
 from tradebrain.desks.contract import AGENT, CellOutput
 from tradebrain.desks.day_trading.day import TradingDay
 from tradebrain.desks.day_trading.desk import BASELINE, WALK_FORWARD_RETURN
@@ -198,7 +199,7 @@ def window_metrics(windows: list[WindowCell]) -> dict[str, float]:
 
 def _write_equity(cells: list[WindowCell], windows: list[Window], path: Path) -> None:
     """Agent and buy-and-hold equity at each test session's close, per window (each starts from cash)."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(["window", "session", "session_close", "agent_equity", "buy_and_hold_equity"])
         for k, (cell, window) in enumerate(zip(cells, windows, strict=True)):
@@ -229,8 +230,8 @@ def run_daytrading_cell(config: DayTradingExperimentConfig, out_dir: Path, write
          "agent": cell.agent, BASELINE: cell.buy_and_hold, "train_seconds": cell.train_seconds}
         for k, (w, cell) in enumerate(zip(windows, cells, strict=True))
     ]  # fmt: skip
-    pd.DataFrame([cell.row() for cell in cells]).to_csv(out_dir / "windows.csv", index=False)
-    (out_dir / "metrics.json").write_text(json.dumps({"metrics": metrics, "windows": rows}, indent=2))
+    atomic_write_csv(pd.DataFrame([cell.row() for cell in cells]), out_dir / "windows.csv", index=False)
+    atomic_write_text(out_dir / "metrics.json", json.dumps({"metrics": metrics, "windows": rows}, indent=2))
     if write_html:
         protocol = config.walk_forward
         if protocol is not None:

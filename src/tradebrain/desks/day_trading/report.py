@@ -15,10 +15,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from pydantic import BaseModel
 
+from tradebrain.core.io import atomic_write_text
 from tradebrain.reports.common import Figure, config_sections, data_uri
+from tradebrain.reports.plots import save_figure
 from tradebrain.reports.render import render
 
-DPI = 110
 COLUMNS = (
     ("agent_total_return", "agent return", "%"),
     ("bh_total_return", "buy-and-hold return", "%"),
@@ -81,8 +82,7 @@ def _by_commission(table: pd.DataFrame, metric: str, title: str, ylabel: str, pa
     axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(frameon=False, fontsize=8)
     fig.suptitle(title)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _curves(curves: Mapping[str, tuple[pd.Series, pd.Series]], path: Path) -> None:
@@ -94,8 +94,7 @@ def _curves(curves: Mapping[str, tuple[pd.Series, pd.Series]], path: Path) -> No
         ax.set_ylabel("equity at session close")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, fontsize=8)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_day_trading_report(
@@ -110,7 +109,8 @@ def write_day_trading_report(
     notes: Sequence[str] = (),
 ) -> Path:
     """report.html (with its PNGs) in `out_dir`: the table, return and win rate by commission per
-    symbol, and the equity curves given (label -> (agent, buy-and-hold) at session closes)."""
+    symbol, and the equity curves given (label -> (agent, buy-and-hold) at session closes). Every file is
+    written to a temporary and renamed into place, so a failure leaves the old file or none."""
     out_dir.mkdir(parents=True, exist_ok=True)
     _by_commission(table, "total_return", "Out-of-sample return by commission", "return %",
                    out_dir / "return_by_commission.png", with_bh=True)  # fmt: skip
@@ -132,5 +132,5 @@ def write_day_trading_report(
         config_sections=config_sections(config),
     )  # fmt: skip
     path = out_dir / "report.html"
-    path.write_text(html, encoding="utf-8")
+    atomic_write_text(path, html)
     return path

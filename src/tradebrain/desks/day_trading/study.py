@@ -24,6 +24,7 @@ from tradebrain.backtest.engine import BacktestResult
 from tradebrain.backtest.metrics import TRADING_DAYS_PER_YEAR, empty_trades, summarize
 from tradebrain.core.config import StrictModel, with_updates
 from tradebrain.core.errors import InputError
+from tradebrain.core.io import atomic_write_csv
 from tradebrain.desks.day_trading.backtest import backtest_days, buy_and_hold_days, session_ends
 from tradebrain.desks.day_trading.config import DayTradingEnvConfig
 from tradebrain.desks.day_trading.day import TradingDay, trading_days
@@ -293,8 +294,8 @@ def run_study(
         cells += portfolio_cells(cells, config.env.cash)
     table = aggregate(cells)
     run_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([cell.row() for cell in cells]).to_csv(run_dir / "cells.csv", index=False)
-    table.to_csv(run_dir / "summary.csv", index=False)
+    atomic_write_csv(pd.DataFrame([cell.row() for cell in cells]), run_dir / "cells.csv", index=False)
+    atomic_write_csv(table, run_dir / "summary.csv", index=False)
     return Study(cells, table, run_dir)
 
 

@@ -18,7 +18,8 @@ app = typer.Typer(help="Execution desk: liquidate a block before a deadline.", n
 
 
 def _money(value: float) -> str:
-    return f"{value:,.0f}"
+    """Whole dollars with separators; beyond a quadrillion in scientific notation, so the table fits."""
+    return f"{value:,.0f}" if abs(value) < 1e15 else f"{value:.4g}"
 
 
 def _compact(value: float) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tradebrain.core.io import atomic_open
 from tradebrain.desks.contract import AGENT, CellOutput
 from tradebrain.desks.execution.evaluate import ExecutionOutcomes, ExecutionReport
 from tradebrain.desks.execution.report import write_execution_report
@@ -48,7 +49,7 @@ def improvements(report: ExecutionReport, agent: str) -> dict[str, list[float]]:
 def write_trades(outcome: ExecutionOutcomes, path: Path) -> None:
     """The agent's trade list: every episode's shares traded in every interval, at the interval's mid."""
     traded = -np.diff(outcome.holdings, axis=1)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(["episode", "interval", "shares", "mid_at_start", "holdings_after"])
         for episode in range(traded.shape[0]):
@@ -61,7 +62,7 @@ def write_trades(outcome: ExecutionOutcomes, path: Path) -> None:
 
 def write_daily(report: ExecutionReport, tau: float, path: Path) -> None:
     """Per interval (a trading day with the default tau = 1) and policy: mean shares traded and mean mid."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(["policy", "interval", "start_days", "mean_shares", "mean_mid"])
         for name, outcome in report.outcomes.items():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tradebrain.backtest.bootstrap import Estimate
+from tradebrain.core.io import atomic_open, atomic_write_text
 from tradebrain.desks.execution.config import ExecutionEnvConfig
 from tradebrain.desks.execution.evaluate import METRIC_LABELS, ExecutionReport
 from tradebrain.desks.execution.plots import BASELINE_COLORS, plot_inventory
@@ -40,12 +41,13 @@ def write_execution_report(
     out_dir (created if needed); return the path of report.html.
 
     `agents` name the trained policies (summarised and drawn with sample paths); `config` is shown
-    in full, so pass the whole study config (any subclass of ExecutionEnvConfig)."""
+    in full, so pass the whole study config (any subclass of ExecutionEnvConfig). Every file is written
+    to a temporary and renamed into place, so a kill or a full disk leaves the old file or none."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_episodes(report, config, out_dir / "episodes.csv")
     metrics = {**report.as_dict(), **({"analysis": dict(analysis)} if analysis is not None else {})}
-    (out_dir / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2), encoding="utf-8")
+    atomic_write_text(out_dir / "metrics.json", json.dumps(finite_json(metrics), indent=2))
     agents = [name for name in agents if name in report.outcomes]
     html = render(
         "execution.html",
@@ -63,9 +65,7 @@ def write_execution_report(
         figures=_figures(report, config, agents, out_dir),
         notes=list(notes),
     )
-    path = out_dir / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    return atomic_write_text(out_dir / "report.html", html)
 
 
 def _bps_per_dollar(config: ExecutionEnvConfig) -> float:
@@ -76,7 +76,7 @@ def _bps_per_dollar(config: ExecutionEnvConfig) -> float:
 def _write_episodes(report: ExecutionReport, config: ExecutionEnvConfig, path: Path) -> None:
     """One row per policy and episode: shortfall in $ and bps, then holdings x_0..x_N in shares."""
     scale = _bps_per_dollar(config)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(
             [

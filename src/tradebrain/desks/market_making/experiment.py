@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tradebrain.core.io import atomic_open
 from tradebrain.desks.contract import AGENT, CellOutput
 from tradebrain.desks.market_making.evaluate import MarketMakingOutcomes, MarketMakingReport
 from tradebrain.desks.market_making.report import write_market_making_report
@@ -34,7 +35,7 @@ def cell_metrics(report: MarketMakingReport, agent: str) -> dict[str, float]:
 
 def write_quotes(outcome: MarketMakingOutcomes, path: Path) -> None:
     """The agent's quotes and fills: every episode's bid and ask distances, fills and inventory per step."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(["episode", "step", "bid_offset", "ask_offset", "fills", "inventory_after", "mid_after"])
         for episode in range(outcome.fills.shape[0]):

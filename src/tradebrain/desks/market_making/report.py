@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from tradebrain.backtest.bootstrap import Estimate
+from tradebrain.core.io import atomic_open, atomic_write_text
 from tradebrain.desks.market_making.evaluate import MM_METRIC_LABELS, MarketMakingReport
 from tradebrain.desks.market_making.plots import MM_COLORS, plot_inventory_paths, plot_quotes
 from tradebrain.reports.common import Figure, config_sections, data_uri, finite_json, fmt, significance
@@ -42,11 +43,12 @@ def write_market_making_report(
     out_dir (created if needed); return the path of report.html.
 
     `agents` name the trained policies (summarised, and drawn in the quotes figure beside A-S);
-    `config` is shown in full, so pass the whole study config."""
+    `config` is shown in full, so pass the whole study config. Every file is written to a temporary and
+    renamed into place, so a kill or a full disk leaves the old file or none."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_episodes(report, out_dir / "episodes.csv")
-    (out_dir / "metrics.json").write_text(json.dumps(finite_json(report.as_dict()), indent=2), encoding="utf-8")
+    atomic_write_text(out_dir / "metrics.json", json.dumps(finite_json(report.as_dict()), indent=2))
     agents = [name for name in agents if name in report.outcomes]
     columns = {**MM_METRIC_LABELS, **{f"utility_minus_{b}": f"utility − {b} $" for b in BENCHMARKS}}
     html = render(
@@ -67,14 +69,12 @@ def write_market_making_report(
         figures=_figures(report, agents, out_dir),
         notes=list(notes),
     )
-    path = out_dir / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    return atomic_write_text(out_dir / "report.html", html)
 
 
 def _write_episodes(report: MarketMakingReport, path: Path) -> None:
     """One row per policy and episode: terminal PnL $, final inventory, max |q|, number of fills."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         writer = csv.writer(handle)
         writer.writerow(["policy", "episode", "pnl", "final_inventory", "max_abs_inventory", "fills"])
         for name, outcome in report.outcomes.items():
