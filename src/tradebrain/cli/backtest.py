@@ -38,7 +38,7 @@ def backtest(
     from tradebrain.backtest.engine import BacktestConfig, run_backtest
     from tradebrain.backtest.metrics import summarize
     from tradebrain.backtest.strategies import make_strategy
-    from tradebrain.data.sources.files import read_bars_csv, read_bars_parquet
+    from tradebrain.data.sources.files import read_bars_file
     from tradebrain.reports.backtest import write_backtest_report
 
     try:
@@ -47,8 +47,7 @@ def backtest(
             raise TradebrainError(f"--data {data} is not a file; pass a CSV or Parquet file of bars")
         if fill not in ("next-open", "close"):
             raise TradebrainError(f"--fill must be next-open or close, got {fill!r}")
-        reader = read_bars_parquet if data.suffix.lower() in (".parquet", ".pq") else read_bars_csv
-        bars = reader(data, symbol, tz=tz)
+        bars = read_bars_file(data, symbol, tz=tz)
         check_length(policy, slow, fill, len(bars), data)
         params = {"sma-crossover": {"fast": fast, "slow": slow}, "random": {"seed": seed}}.get(policy, {})
         strategy = make_strategy(policy, **params)

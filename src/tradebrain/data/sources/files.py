@@ -500,6 +500,31 @@ def read_bars_parquet(
     return _to_bars(raw, str(path), symbol, tz, columns, None, repair, 0, timestamp_unit)
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def read_bars_file(
+    path: str | Path,
+    symbol: str,
+    *,
+    tz: str = "UTC",
+    repair: bool = False,
+    encoding: str = "utf-8",
+    delimiter: str = ",",
+    timestamp_unit: TimestampUnit | None = None,
+) -> pd.DataFrame:
+    """Validated bars of `symbol` from a Parquet file (by its suffix) or else a CSV file: the one
+    reader every command uses, so `data import`, `data validate` and `backtest` accept the same files."""
+    path = Path(path)
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8") or delimiter != ",":
+            raise DataValidationError(f"{path}: --encoding and --delimiter apply to CSV files, not Parquet; drop them")
+        return read_bars_parquet(path, symbol, repair=repair, tz=tz, timestamp_unit=timestamp_unit)
+    return read_bars_csv(
+        path, symbol, tz=tz, repair=repair, encoding=encoding, delimiter=delimiter, timestamp_unit=timestamp_unit
+    )
+
+
 # --- LOBSTER -------------------------------------------------------------------------------------
 
 LOBSTER_EMPTY_PRICE = 9_999_999_999
