@@ -130,7 +130,8 @@ class Desk(ABC, Generic[ConfigT]):
 
     @abstractmethod
     def train(self, config: ConfigT, out_dir: Path | None, progress: bool = True) -> TrainedAgent:
-        """Train the configured algorithm; with `out_dir`, save `model.zip` (and `vecnormalize.pkl`)."""
+        """Train the configured algorithm; with `out_dir`, save `model.zip`, `vecnormalize.pkl` and the
+        `model.json` manifest that lets loaders check them (rl.training.save_trained)."""
 
     @abstractmethod
     def evaluate(self, config: ConfigT, model: Path, progress: bool = True) -> DeskResult:
