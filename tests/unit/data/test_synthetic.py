@@ -8,7 +8,7 @@ import pytest
 
 from tradebrain.core.errors import InputError
 from tradebrain.data.schema import BAR_COLUMNS
-from tradebrain.data.sources.synthetic import _garch_variance, synthetic_intraday
+from tradebrain.data.sources.synthetic import _garch_variance, random_walk_bars, synthetic_intraday
 
 
 def test_sessions_follow_xnys_with_holiday_and_half_day() -> None:
@@ -60,3 +60,10 @@ def test_bad_parameters() -> None:
         synthetic_intraday(bars_per_day=7)
     with pytest.raises(InputError, match="calendar 'XXXX'"):
         synthetic_intraday(calendar="XXXX")
+
+
+def test_a_series_that_would_run_past_today_is_refused_with_the_fix() -> None:
+    with pytest.raises(InputError, match=r"run past today.*earlier start"):
+        synthetic_intraday("AAA", days=5, start=str(pd.Timestamp.now().year + 1) + "-01-02")
+    with pytest.raises(InputError, match=r"run past today.*earlier start"):
+        random_walk_bars(10, freq="D", start=str(pd.Timestamp.now(tz="UTC").date()))

@@ -78,6 +78,7 @@ def synthetic_intraday(
     sessions = cal.sessions[cal.sessions >= first.normalize()][:days]
     if len(sessions) < days:
         raise InputError(f"calendar {calendar!r} has only {len(sessions)} sessions from {start}; ask for fewer days")
+    _not_in_the_future(pd.Timestamp(sessions[-1]), f"days={days} sessions from start={start!r}")
     schedule = cal.schedule.loc[sessions]
     opens = pd.DatetimeIndex(schedule["open"]).as_unit("ns").asi8
     lengths = pd.DatetimeIndex(schedule["close"]).as_unit("ns").asi8 - opens
@@ -126,6 +127,14 @@ def synthetic_intraday(
     return validate_bars(bars)
 
 
+def _not_in_the_future(last: pd.Timestamp, asked: str) -> None:
+    """Synthetic bars are dated like real ones, and the bar schema refuses future dates: say so here,
+    where the fix (an earlier start) is obvious, instead of as a suspicious bar later."""
+    naive = last.tz_convert("UTC").tz_localize(None) if last.tzinfo is not None else last
+    if naive > pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1):
+        raise InputError(f"{asked} run past today (last bar {last.date()}); pass an earlier start, e.g. '2000-01-03'")
+
+
 def random_walk_bars(
     n: int,
     symbol: str = "TEST",
@@ -147,10 +156,12 @@ def random_walk_bars(
     vwap = (high + low + close) / 3
     if vwap_gaps:
         vwap[::vwap_gaps] = np.nan
+    stamps = pd.date_range(start, periods=n, freq=freq, tz="UTC")
+    _not_in_the_future(stamps[-1], f"n={n} bars every {freq} from start={start!r}")
     frame = pd.DataFrame(
         {
             "symbol": symbol,
-            "timestamp": pd.date_range(start, periods=n, freq=freq, tz="UTC"),
+            "timestamp": stamps,
             "open": open_,
             "high": high,
             "low": low,
