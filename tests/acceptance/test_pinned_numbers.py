@@ -19,8 +19,12 @@ from typer.testing import CliRunner
 from tradebrain.cli import app
 
 runner = CliRunner()
-TRAINED = 1e-9
-"""Relative tolerance of numbers that come out of training (the same float arithmetic, same order)."""
+TRAINED = 1e-6
+"""Relative tolerance of numbers that come out of training. Same seeds give the same arithmetic on one
+CPU, but torch picks its kernels by the CPU's vector instructions, so another machine's trained PPO
+differs in the last digits: on 2026-12-03 a machine of the same kind gave the execution demo's PPO
+objective 3.4e-8 and the market-making PPO utility 6.3e-8 away from the pins, with the code at the
+commit that pinned them. A behaviour change moves these numbers by far more than 1e-6."""
 
 
 def _json(args: list[str]) -> dict[str, Any]:
