@@ -1,0 +1,283 @@
+"""The simulated venue's compiled fill rules: reference prices, spread, slippage and impact, fees,
+participation caps, limit orders and a book of working orders. Shared by the backtest loop, the
+envs and the paper broker, so all of them fill alike (DESIGN principle 1). The config that fills
+`params` and the spread estimates live in market/venue.py.
+
+Layouts (float64 arrays, so that numba sees one type):
+- `params`: the V_* slots below, written by `VenueConfig.params()`.
+- an order row: the ORD_* columns of ORDER_COLUMNS; `orders[:n_orders]` are the working orders,
+  kept in submission order.
+- a fill row: [bar, symbol, quantity, price, fee] (FILL_* below), the layout of backtest/ledger.py.
+
+Time on the bar clock: a decision taken at the close of bar t is an order submitted at bar t, and
+its prices come as events close(t), open(t+1), close(t+1), open(t+2), ... A latency of L bars
+delays the order by L bars on that clock (its active-from bar is t + L):
+- close: with L = 0 it fills at the decision bar's close (optimistic: the decision saw that price);
+  with L >= 1 at the open of bar t + L, the first price after it arrives. So one bar of latency with
+  close timing is exactly a next-open fill.
+- next_open, next_vwap, next_typical: the open, the VWAP (the typical price when the VWAP is
+  missing) or the typical price (h + l + c) / 3 of bar t + 1 + L. These timings are close timing
+  with one bar of latency built in, and every bar of latency on top delays the fill by one more bar
+  (so the realism ladder's "+ 1 bar latency" rung after "next open" moves every fill one bar).
+The working rest of a partially filled order fills at the open of a later bar. A limit order fills
+only on a bar at or after its active-from bar, and after its submit bar, that trades through its
+price.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+TIMING_CLOSE, TIMING_NEXT_OPEN, TIMING_NEXT_VWAP, TIMING_NEXT_TYPICAL = range(4)
+BUY, SELL = 1, -1
+
+# params slots: fill timing code, slippage and impact coefficient (fractions), participation cap
+# (NaN: unlimited), latency in bars, fee per share, fee rate, minimum fee per ticket, whole shares (1/0)
+V_TIMING, V_SLIPPAGE, V_IMPACT, V_PARTICIPATION, V_LATENCY = range(5)
+V_FEE_PER_SHARE, V_FEE_RATE, V_MIN_FEE, V_WHOLE = 5, 6, 7, 8
+N_PARAMS = 9
+
+ORDER_COLUMNS = ("symbol", "remaining", "limit", "active_from", "submit_bar", "id")
+ORD_SYMBOL, ORD_REMAINING, ORD_LIMIT, ORD_ACTIVE, ORD_SUBMIT, ORD_ID = range(6)
+
+FILL_BAR, FILL_SYMBOL, FILL_QUANTITY, FILL_PRICE, FILL_FEE = range(5)  # as in backtest/ledger.py
+FILL_COLUMNS = ("bar", "symbol", "quantity", "price", "fee")
+ROUNDING = 1e-9  # relative float slack of the participation cap (no dust fills or dust left working)
+
+
+@njit(cache=True)
+def reference_price(open_: float, high: float, low: float, close: float, vwap: float, timing: int) -> float:
+    """The price a market order fills around on its fill bar, before costs: the close, the open,
+    the VWAP (the typical price when the bar has none) or the typical price (h + l + c) / 3. The
+    caller passes the fill bar (the decision bar for TIMING_CLOSE, a later bar otherwise)."""
+    if timing == TIMING_CLOSE:
+        return close
+    if timing == TIMING_NEXT_OPEN:
+        return open_
+    typical = (high + low + close) / 3.0
+    if timing == TIMING_NEXT_VWAP and not math.isnan(vwap):
+        return vwap
+    return typical
+
+
+@njit(cache=True)
+def market_price(reference: float, side: int, half_spread: float, slippage: float, impact: float) -> float:
+    """What a market order pays (side BUY) or receives (side SELL) per share: the reference moved
+    against it by the half-spread, the slippage and the impact (all fractions of price)."""
+    cost = half_spread + slippage + impact
+    return reference * (1.0 + cost) if side > 0 else reference * (1.0 - cost)
+
+
+@njit(cache=True)
+def sqrt_impact(quantity: float, volume: float, sigma: float, coefficient: float) -> float:
+    """Square-root impact as a fraction of price: coefficient * sigma * sqrt(|quantity| / volume),
+    sigma the per-bar volatility. A bar without volume (0 or NaN) is charged as if the order were
+    the whole bar (ratio 1); under a participation cap such a bar fills nothing anyway. A missing
+    (NaN) or zero sigma means no impact."""
+    if coefficient == 0.0 or quantity == 0.0 or not sigma > 0.0:
+        return 0.0
+    ratio = abs(quantity) / volume if volume > 0.0 else 1.0
+    return coefficient * sigma * math.sqrt(ratio)
+
+
+@njit(cache=True)
+def ticket_fee(quantity: float, price: float, per_share: float, rate: float, minimum: float) -> float:
+    """The fee of one fill: per_share * shares + rate * traded value, at least `minimum`; nothing
+    when nothing filled. Each fill is a ticket, so every partial fill pays the minimum."""
+    if quantity == 0.0:
+        return 0.0
+    shares = abs(quantity)
+    return max(per_share * shares + rate * shares * price, minimum)
+
+
+@njit(cache=True)
+def participation_fill(remaining: float, volume: float, cap: float, whole: bool) -> float:
+    """The part of a signed `remaining` quantity that fills on a bar trading `volume` shares when
+    at most `cap` of the volume may be taken; NaN cap means no cap. The result has the sign of
+    `remaining`; a capped amount is floored to whole shares when `whole` (a remaining that fits
+    is filled as it is, so no fractional residue is left working). No volume (0 or NaN) under a
+    cap fills nothing."""
+    if math.isnan(cap):
+        return remaining
+    room = cap * volume if volume > 0.0 else 0.0
+    wanted = abs(remaining)
+    if wanted <= room * (1.0 + ROUNDING):  # within rounding of the room: all of it, leaving no dust working
+        return remaining
+    if whole:  # the tolerance keeps 0.29 * 100 = 28.999999999999996 at 29 shares
+        room = math.floor(room + ROUNDING * max(room, 1.0))
+    return room if remaining > 0.0 else -room
+
+
+@njit(cache=True)
+def limit_fill(side: int, limit: float, open_: float, high: float, low: float) -> float:
+    """The fill price of a limit order on a bar, or NaN when it does not fill. A buy fills only if
+    the bar trades below its limit (low < limit), a sell only if it trades above it (high > limit):
+    touching the price is not enough, a stand-in for the queue ahead. It fills at the open when
+    the open is already at or through the limit, else at the limit: never worse than the limit."""
+    if side > 0:
+        if low < limit:
+            return open_ if open_ <= limit else limit
+        return math.nan
+    if high > limit:
+        return open_ if open_ >= limit else limit
+    return math.nan
+
+
+@njit(cache=True)
+def add_order(
+    orders: np.ndarray,
+    n_orders: int,
+    symbol: int,
+    quantity: float,
+    limit: float,
+    submit_bar: int,
+    latency: int,
+    order_id: float,
+) -> int:
+    """Append a working order for symbol `symbol` (`quantity` signed, `limit` NaN for a market
+    order) decided at bar `submit_bar`, active from `submit_bar + latency`; returns the new order
+    count, the same count for a zero quantity, or -1 when `orders` has no room (the caller's
+    buffer is full)."""
+    if quantity == 0.0:
+        return n_orders
+    if n_orders >= orders.shape[0]:
+        return -1
+    orders[n_orders, ORD_SYMBOL] = symbol
+    orders[n_orders, ORD_REMAINING] = quantity
+    orders[n_orders, ORD_LIMIT] = limit
+    orders[n_orders, ORD_ACTIVE] = submit_bar + latency
+    orders[n_orders, ORD_SUBMIT] = submit_bar
+    orders[n_orders, ORD_ID] = order_id
+    return n_orders + 1
+
+
+@njit(cache=True)
+def cancel_orders(orders: np.ndarray, n_orders: int, symbol: int) -> int:
+    """Cancel every working order of `symbol` (every order when `symbol` < 0), keeping the others
+    in submission order; returns the new order count."""
+    kept = 0
+    for i in range(n_orders):
+        if symbol < 0 or orders[i, ORD_SYMBOL] == symbol:
+            continue
+        if kept != i:
+            orders[kept, :] = orders[i, :]
+        kept += 1
+    return kept
+
+
+@njit(cache=True)
+def working_quantity(orders: np.ndarray, n_orders: int, symbol: int) -> float:
+    """The signed quantity still working for `symbol` (what a risk check adds to the position)."""
+    total = 0.0
+    for i in range(n_orders):
+        if orders[i, ORD_SYMBOL] == symbol:
+            total += orders[i, ORD_REMAINING]
+    return total
+
+
+@njit(cache=True)
+def volume_taken(fills: np.ndarray, n_fills: int, t: int, symbol: int) -> float:
+    """Shares of `symbol` already filled on bar t: the fill rows of bar t at the end of `fills[:n_fills]`
+    (rows are written in bar order). Scanned rather than kept in a per-symbol array, so that a call
+    allocates nothing; the scan covers only bar t's rows."""
+    taken = 0.0
+    f = n_fills - 1
+    while f >= 0 and fills[f, FILL_BAR] == t:
+        if fills[f, FILL_SYMBOL] == symbol:
+            taken += abs(fills[f, FILL_QUANTITY])
+        f -= 1
+    return taken
+
+
+# Inlined into its (compiled) callers: passing fourteen arrays to a call that is not inlined costs about
+# 160 ns of argument passing and reference counting, more than matching a bar's orders.
+@njit(cache=True, inline="always")
+def match_orders(
+    orders: np.ndarray,
+    n_orders: int,
+    t: int,
+    opens: np.ndarray,
+    highs: np.ndarray,
+    lows: np.ndarray,
+    closes: np.ndarray,
+    vwaps: np.ndarray,
+    volumes: np.ndarray,
+    half_spreads: np.ndarray,
+    sigmas: np.ndarray,
+    params: np.ndarray,
+    fills: np.ndarray,
+    n_fills: int,
+) -> tuple[int, int]:
+    """Fill what the working orders can on bar t; returns (order count, fill count).
+
+    Per-bar arrays are (bars, symbols). Orders are taken in submission order; an order is eligible
+    when t >= its active-from bar (plus one bar for a market order with a next-bar timing) and, for
+    limit orders or timings other than close, t > its submit bar (see the module docstring). A
+    market order fills at `market_price` around the timing's reference on bar t (close timing on a
+    later bar than its decision: the open), paying
+    the half-spread of bar t, the slippage and its own square-root impact; a limit order fills at
+    `limit_fill`'s price with no further cost. Under a participation cap the symbol's fills on bar
+    t, counting every fill row already recorded for bar t (so calling this twice on one bar, at
+    the open and at the close, never takes more), stay within cap * volume; the rest keeps working.
+    Each fill pays `ticket_fee` and is written as a row [bar, symbol, quantity, price, fee];
+    finished orders are removed and the rest compacted in order. When `fills` is full, matching
+    stops and the unfilled orders stay working (the caller sees n_fills == len(fills)).
+    """
+    timing = int(params[V_TIMING])
+    slippage = params[V_SLIPPAGE]
+    coefficient = params[V_IMPACT]
+    cap = params[V_PARTICIPATION]
+    whole = params[V_WHOLE] != 0.0
+    capped = not math.isnan(cap)
+    kept = 0
+    for i in range(n_orders):
+        j = int(orders[i, ORD_SYMBOL])
+        remaining = orders[i, ORD_REMAINING]
+        limit = orders[i, ORD_LIMIT]
+        submit = orders[i, ORD_SUBMIT]
+        is_limit = not math.isnan(limit)
+        later = t > submit
+        waits = 0 if (timing == TIMING_CLOSE or is_limit) else 1  # next-bar timings: one bar after arrival
+        quantity = 0.0
+        if (
+            t >= orders[i, ORD_ACTIVE] + waits
+            and (later or (timing == TIMING_CLOSE and not is_limit))
+            and n_fills < fills.shape[0]
+        ):
+            side = BUY if remaining > 0.0 else SELL
+            price = math.nan
+            if is_limit:
+                price = limit_fill(side, limit, opens[t, j], highs[t, j], lows[t, j])
+            if not (is_limit and math.isnan(price)):
+                if capped:
+                    budget = cap * volumes[t, j]
+                    room = budget - volume_taken(fills, n_fills, t, j)
+                    if room <= ROUNDING * budget:  # used up, up to float rounding: no dust fills
+                        room = 0.0
+                    quantity = participation_fill(remaining, room, 1.0, whole)
+                else:
+                    quantity = remaining
+            if quantity != 0.0:
+                if not is_limit:
+                    code = TIMING_NEXT_OPEN if timing == TIMING_CLOSE and later else timing
+                    reference = reference_price(opens[t, j], highs[t, j], lows[t, j], closes[t, j], vwaps[t, j], code)
+                    impact = sqrt_impact(quantity, volumes[t, j], sigmas[t, j], coefficient)
+                    price = market_price(reference, side, half_spreads[t, j], slippage, impact)
+                fee = ticket_fee(quantity, price, params[V_FEE_PER_SHARE], params[V_FEE_RATE], params[V_MIN_FEE])
+                fills[n_fills, FILL_BAR] = t
+                fills[n_fills, FILL_SYMBOL] = j
+                fills[n_fills, FILL_QUANTITY] = quantity
+                fills[n_fills, FILL_PRICE] = price
+                fills[n_fills, FILL_FEE] = fee
+                n_fills += 1
+                remaining = remaining - quantity
+        if remaining == 0.0:
+            continue
+        if kept != i:
+            orders[kept, :] = orders[i, :]
+        orders[kept, ORD_REMAINING] = remaining
+        kept += 1
+    return kept, n_fills
