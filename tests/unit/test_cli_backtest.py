@@ -58,6 +58,12 @@ def test_bad_input_exits_with_a_message(tmp_path: Path) -> None:
         (["--commission", "-0.1"], ["--commission", "[0, 1)"]),
         (["--commission", "1"], ["--commission", "[0, 1)"]),
         (["--commission", "inf"], ["--commission", "[0, 1)"]),
+        (["--spread", "wide"], ["--spread", "none, fixed, range", "'wide'"]),
+        (["--spread", "fixed", "--spread-bps", "-1"], ["--spread-bps", ">= 0", "got -1"]),
+        (["--spread-bps", "5"], ["--spread-bps 5", "--spread fixed"]),
+        (["--latency-bars", "-1"], ["--latency-bars", ">= 0", "got -1"]),
+        (["--latency-bars", "299", "--policy", "buy-and-hold"], ["--latency-bars", "300 bars", "has 300"]),
+        (["--latency-bars", "5", "--slow", "295"], ["--slow 295", "302 bars", "--latency-bars"]),
     ],
 )
 def test_options_that_would_give_nan_metrics_exit_2_naming_the_option(
@@ -83,3 +89,45 @@ def test_the_longest_window_the_data_allows_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert math.isfinite(data["metrics"]["total_return"]) and data["final_equity"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "label", "optimistic"),
+    [
+        (["--fill", "close", "--spread", "none"], "optimistic: same-bar close", True),
+        (
+            ["--fill", "close", "--latency-bars", "1"],
+            "close timing + latency (next open), range spread, latency 1 bar",
+            False,
+        ),
+        (["--spread", "fixed", "--spread-bps", "10"], "next open, spread 10 bps", False),
+        ([], "next open, range spread", False),
+    ],
+)
+def test_fills_are_labelled_in_the_output_and_the_report(
+    tmp_path: Path, args: list[str], label: str, optimistic: bool
+) -> None:
+    bars = tmp_path / "bars.csv"
+    random_walk_bars(300, freq="D").to_csv(bars, index=False)
+    command = ["backtest", "--data", str(bars), "--fast", "5", "--slow", "20", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*command, *args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["fills"] == label and data["optimistic"] is optimistic
+    assert label in (tmp_path / "out" / "report.html").read_text()
+    table = CliRunner().invoke(app, [*command, *args], terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert label.split(",")[0] in " ".join(table.output.split())  # the table title names the fills
+
+
+def test_one_bar_of_latency_with_close_timing_equals_next_open_in_the_cli(tmp_path: Path) -> None:
+    bars = tmp_path / "bars.csv"
+    random_walk_bars(300, freq="D").to_csv(bars, index=False)
+    command = ["backtest", "--data", str(bars), "--fast", "5", "--slow", "20", "--json"]
+    runs = [
+        CliRunner().invoke(app, [*command, *extra, "--out", str(tmp_path / str(i))])
+        for i, extra in enumerate((["--fill", "close", "--latency-bars", "1"], ["--fill", "next-open"]))
+    ]
+    delayed, next_open = (json.loads(run.stdout) for run in runs)
+    assert delayed["final_equity"] == next_open["final_equity"]
+    assert delayed["closed_trades"] == next_open["closed_trades"] > 0

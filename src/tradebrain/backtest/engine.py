@@ -17,17 +17,25 @@ layer's features, the same rows the envs observe), row t. A policy answers throu
 (signal policies) or `decide(t, j, history, features, position, avg_cost, bars_held, bars_left)`
 (policies that observe their own position, like the day-trading agent with its action masks).
 
-Timing of bar t (timestamps are bar times; bars are used in time order):
+Timing of bar t (timestamps are bar times; bars are used in time order). Fills go through the
+simulated venue (market/venue.py, market/fills.py); a decision at the close of bar s with a latency
+of L bars reaches the venue at bar s + L, and a market order fills
+- with the next-bar timings (`fill="next-open"`, the default, or a venue's next_open, next_vwap,
+  next_typical) at bar s + 1 + L, at its open (VWAP, typical price);
+- with close timing at the close of s when L = 0 (OPTIMISTIC: the decision saw that price; labelled
+  "optimistic: same-bar close"), else at the open of s + L: one bar of latency with close timing is
+  exactly a next-open fill.
+Orders still on their way when `flat_at_close` closes a session expire with it.
 
-1. orders decided at t-1 fill at the open of bar t (`fill="next-open"`, the default, honest);
+1. orders decided at t - delay (delay = the bars above, >= 1) fill at bar t's reference price;
 2. the risk gate (if any) is marked at the close of t; orders it returns (e.g. a kill-switch
    flatten) fill at that close;
 3. the policy sees the data up to t (reading bar t+1 raises IndexError) and returns a target:
    1 fully long, 0 flat, -1 fully short (only with `allow_short`; otherwise treated as flat).
-   Only the sign counts;
-4. with `fill="close"` (OPTIMISTIC: the decision uses the close it trades at) the order fills at
-   the close of t; with `flat_at_close=True` the last bar of each UTC date closes every position
-   at its close and the decision of that bar is flat;
+   Only the sign counts, unless `targets="weight"` (then it is a fraction of NAV, see BacktestConfig);
+4. with close timing and no latency the order fills at the close of t; with `flat_at_close=True`
+   the last bar of each UTC date closes every position at its close and the decision of that bar
+   is flat;
 5. equity is marked at the close of t and the accounting identity
    cash + positions at market == initial cash + realised PnL + unrealised PnL - fees
    is checked (relative 1e-6); a break raises AccountingError.
@@ -37,9 +45,12 @@ The entry is sized at fill time, all-in: the largest whole number of shares (or 
 fraction with `fractional=True`) that the budget affords after commission and the fixed fee,
 where the budget is `cash_fraction` times the cash (with several symbols: of min(cash, equity /
 n_symbols)). Every order passes the risk gate when one is given (its VaR rule uses close-to-close
-returns of the completed UTC sessions). Fill price =
-reference * (1 + slippage) for buys and * (1 - slippage) for sells; fee = commission * |quantity|
-* price + fixed_fee per order. Balances compound: each entry spends what the account has then.
+returns of the completed UTC sessions). Fill price = reference * (1 + half spread + slippage) for
+buys and * (1 - half spread - slippage) for sells, the half spread being the venue's estimate for
+the fill bar (none, fixed, from the high-low range, or quoted); fee = max(fee rate * |quantity| *
+price + fee per share * |quantity|, minimum fee) + fixed_fee per order. The entry size accounts for
+all of these, so cash never goes negative. Balances compound: each entry spends what the account
+has then.
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ import pandas as pd
 from tradebrain.backtest import ledger, loop
 from tradebrain.core.errors import InputError, TradebrainError
 from tradebrain.core.types import Fill, Order
+from tradebrain.market.venue import OPTIMISTIC_LABEL, VenueConfig, half_spread
 from tradebrain.risk import rules
 from tradebrain.risk.gate import RiskEvent as GateEvent
 from tradebrain.risk.gate import RiskGate, review_reason
@@ -63,6 +75,8 @@ from tradebrain.rl import kernels
 from tradebrain.rl.kernels import PolicyKernel
 
 FillTiming = Literal["next-open", "close"]
+TargetKind = Literal["sign", "weight"]
+LEGACY_FILLS: dict[str, Literal["next_open", "close"]] = {"next-open": "next_open", "close": "close"}
 NANOS_PER_DAY = rules.NANOS_PER_DAY
 _NO_LIMITS = rules.limits_vector(RiskLimits())  # every limit off
 
@@ -73,7 +87,21 @@ class AccountingError(TradebrainError, AssertionError):
 
 @dataclass(frozen=True)
 class BacktestConfig:
-    """Costs, fill timing and sizing of a backtest (see the module docstring for the rules)."""
+    """Costs, fill timing and sizing of a backtest (see the module docstring for the rules).
+
+    `targets="sign"` (default): only a target's sign counts (all-in long, flat, all-in short);
+    `targets="weight"`: a target is the fraction of NAV to hold in the symbol (long > 0, short < 0,
+    times `cash_fraction`); a change of target rebalances (see backtest/loop.py `_rebalance`),
+    buying no more than the cash affords after costs. Sign targets are the special case of weights
+    +-1 on one symbol (+-1/k on k symbols sharing the cash).
+
+    The venue (market/venue.py) sets fill timing, spread, slippage, latency and fees. Without
+    `venue`, the older fields say it: `fill` ("next-open" or "close"), `commission` (the fee
+    rate), `slippage_bps`, no spread and no latency, so existing callers keep their numbers.
+    With `venue`, those fields are aliases of the venue's `fill`, `fee_rate` and `slippage_bps`:
+    one of the two may be set, not both differently. `fixed_fee` ($ per order) is added to the
+    venue's fees either way.
+    """
 
     cash: float = 10_000.0
     commission: float = 0.0
@@ -85,6 +113,8 @@ class BacktestConfig:
     flat_at_close: bool = False
     check_identity: bool = True
     cash_fraction: float = 1.0
+    venue: VenueConfig | None = None
+    targets: TargetKind = "sign"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.cash) and self.cash > 0):
@@ -99,21 +129,93 @@ class BacktestConfig:
             raise InputError(f"fill must be 'next-open' or 'close', got {self.fill!r}")
         if not (math.isfinite(self.cash_fraction) and 0 < self.cash_fraction <= 1):
             raise InputError(f"cash_fraction must lie in (0, 1], got {self.cash_fraction}")
+        if self.targets not in ("sign", "weight"):
+            raise InputError(f"targets must be 'sign' or 'weight', got {self.targets!r}")
+        if self.targets == "weight" and self.venue is not None and self.venue.participation is not None:
+            raise InputError("weight targets with a participation cap are not modelled yet; use targets='sign'")
+        if self.venue is not None:
+            clashes = [
+                f"{name}={getattr(self, name)!r} and venue.{alias}={getattr(self.venue, alias)!r}"
+                for name, alias in (("commission", "fee_rate"), ("slippage_bps", "slippage_bps"))
+                if getattr(self, name) and getattr(self.venue, alias)
+            ]
+            if self.fill == "close" and "fill" in self.venue.model_fields_set and self.venue.fill != "close":
+                clashes.append(f"fill='close' and venue.fill={self.venue.fill!r}")
+            if clashes:
+                raise InputError(f"{'; '.join(clashes)} both given; set each once (on the venue)")
+            unsupported = []
+            if self.venue.impact != "none" and self.venue.impact_coefficient > 0:
+                unsupported.append(f"impact={self.venue.impact!r}")
+            if unsupported:
+                raise InputError(
+                    f"the backtest loop does not model {', '.join(unsupported)} yet; leave them unset in the venue"
+                )
+
+    @property
+    def venue_config(self) -> VenueConfig:
+        """The venue this backtest fills through: `venue` (with the older fields' aliases applied),
+        or the one the older fields describe."""
+        if self.venue is not None:
+            update: dict[str, Any] = {}
+            if self.commission:
+                update["fee_rate"] = self.commission
+            if self.slippage_bps:
+                update["slippage_bps"] = self.slippage_bps
+            if self.fill == "close":
+                update["fill"] = "close"
+            return self.venue.model_copy(update=update) if update else self.venue
+        return VenueConfig.model_construct(  # the fields are checked above (commission may exceed the venue's cap)
+            fill=LEGACY_FILLS[self.fill], spread="none", slippage_bps=self.slippage_bps, fee_rate=self.commission
+        )
+
+    @property
+    def optimistic(self) -> bool:
+        """True when orders fill at the close the decision saw (same-bar close without latency)."""
+        venue = self.venue_config
+        return venue.optimistic and venue.latency_bars == 0 and venue.latency_ms == 0
+
+    @property
+    def label(self) -> str:
+        """How this backtest fills, for titles and tables ("optimistic: same-bar close" when it is)."""
+        venue = self.venue_config
+        text = venue.label()
+        if venue.optimistic and not self.optimistic:  # close timing delayed by latency fills at an open
+            text = text.replace(OPTIMISTIC_LABEL, "close timing + latency (next open)")
+        return text
 
     @property
     def slippage(self) -> float:
         """Slippage as a fraction of the reference price."""
-        return self.slippage_bps / 1e4
+        return self.venue_config.slippage_bps / 1e4
 
-    def vector(self) -> np.ndarray:
-        """The config in the compiled loop's layout (backtest/ledger.py CFG_*)."""
-        return np.array(
-            [
-                self.cash, self.commission, self.fixed_fee, self.slippage, float(self.fractional),
-                float(self.allow_short), float(self.fill == "next-open"), float(self.check_identity),
-                self.cash_fraction,
-            ]
-        )  # fmt: skip
+    def vector(self, delay: int | None = None) -> np.ndarray:
+        """The config in the compiled loop's layout (backtest/ledger.py CFG_*); `delay` is the bars
+        from decision to fill (default: the venue's without a millisecond latency, see `fill_delay`)."""
+        venue = self.venue_config
+        if delay is None:
+            delay = fill_delay(venue, venue.latency_bars)
+        vector = np.zeros(ledger.CFG_SIZE)
+        vector[ledger.CFG_CASH] = self.cash
+        vector[ledger.CFG_COMMISSION] = venue.fee_rate
+        vector[ledger.CFG_FIXED_FEE] = self.fixed_fee
+        vector[ledger.CFG_SLIPPAGE] = self.slippage
+        vector[ledger.CFG_FEE_PER_SHARE] = venue.fee_per_share
+        vector[ledger.CFG_MIN_FEE] = venue.min_fee
+        vector[ledger.CFG_PARTICIPATION] = np.nan if venue.participation is None else venue.participation
+        vector[ledger.CFG_WEIGHTS] = float(self.targets == "weight")
+        vector[ledger.CFG_FRACTIONAL] = float(self.fractional)
+        vector[ledger.CFG_SHORT] = float(self.allow_short)
+        vector[ledger.CFG_DELAY] = float(delay)
+        vector[ledger.CFG_CHECK] = float(self.check_identity)
+        vector[ledger.CFG_CASH_FRACTION] = self.cash_fraction
+        return vector
+
+
+def fill_delay(venue: VenueConfig, latency: int) -> int:
+    """Bars from a decision (at bar t's close) to its fill, given the latency in bars: close timing
+    fills at bar t + latency (at t's close when 0, else at that bar's open); the next-bar timings are
+    close timing with one bar of latency built in and fill at bar t + 1 + latency (market/fills.py)."""
+    return latency if venue.fill == "close" else latency + 1
 
 
 @dataclass(frozen=True)
@@ -176,6 +278,11 @@ class BacktestResult:
         return events
 
     @property
+    def label(self) -> str:
+        """How the run filled ("optimistic: same-bar close" for close fills), for titles."""
+        return self.config.label
+
+    @property
     def final_equity(self) -> float:
         """Equity at the last close."""
         return float(self.equity[-1])
@@ -228,12 +335,18 @@ class BacktestResult:
 
 @dataclass(frozen=True)
 class Market:
-    """Bars as aligned (bars, symbols) arrays; built by `market_from_bars`."""
+    """Bars as aligned (bars, symbols) arrays; built by `market_from_bars`. High and low (for the
+    range-based spread and the typical price) and VWAP (NaN where unknown) are None when the bars
+    lack them."""
 
     symbols: list[str]
     timestamps: pd.DatetimeIndex
     open: np.ndarray
     close: np.ndarray
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
+    vwap: np.ndarray | None = None
+    volume: np.ndarray | None = None
 
     @cached_property
     def day(self) -> np.ndarray:
@@ -260,29 +373,37 @@ def market_from_bars(bars: pd.DataFrame) -> Market:
     first = bars["symbol"].iloc[0]
     single = bool((bars["symbol"] == first).all())
     symbols = [str(first)] if single else sorted(str(s) for s in pd.unique(bars["symbol"]))
+    extra = [column for column in ("high", "low", "vwap", "volume") if column in bars.columns]
+    columns: dict[str, np.ndarray] = {}
     if single:
         in_order = bars["timestamp"].is_monotonic_increasing
         frame = bars if in_order else bars.sort_values("timestamp", kind="stable")
         timestamps = pd.DatetimeIndex(frame["timestamp"])
-        opens = frame["open"].to_numpy(dtype=float).reshape(-1, 1)
-        closes = frame["close"].to_numpy(dtype=float).reshape(-1, 1)
+        for column in ("open", "close", *extra):
+            columns[column] = frame[column].to_numpy(dtype=float).reshape(-1, 1)
     else:
         opens_frame = bars.pivot(index="timestamp", columns="symbol", values="open").sort_index()
-        closes_frame = bars.pivot(index="timestamp", columns="symbol", values="close").sort_index()
         if opens_frame.isna().any().any():
             raise InputError("symbols have different timestamps; backtest them on a common calendar (inner join)")
         timestamps = pd.DatetimeIndex(opens_frame.index)
-        opens = opens_frame[symbols].to_numpy(dtype=float)
-        closes = closes_frame[symbols].to_numpy(dtype=float)
+        columns["open"] = opens_frame[symbols].to_numpy(dtype=float)
+        for column in ("close", *extra):
+            pivot = bars.pivot(index="timestamp", columns="symbol", values=column).sort_index()
+            columns[column] = pivot[symbols].to_numpy(dtype=float)
+    opens, closes = columns["open"], columns["close"]
     if timestamps.tz is None:
         raise InputError("timestamps have no time zone; bars must be in the schema (UTC)")
     if not bool(np.all(np.diff(timestamps.asi8) > 0)):
         raise InputError("timestamps repeat or are not increasing; validate the bars (repair=True)")
     if not (np.isfinite(opens).all() and np.isfinite(closes).all() and (opens > 0).all() and (closes > 0).all()):
         raise InputError("open/close must be finite and > 0; validate the bars with data.schema.validate_bars")
-    opens.setflags(write=False)
-    closes.setflags(write=False)
-    return Market(symbols, timestamps, opens, closes)
+    # high and low are checked by the venue when a spread or fill uses them (market/venue.py)
+    for array in columns.values():
+        array.setflags(write=False)
+    return Market(
+        symbols, timestamps, opens, closes, columns.get("high"), columns.get("low"), columns.get("vwap"),
+        columns.get("volume"),
+    )  # fmt: skip
 
 
 def daily_breakdown(
@@ -364,9 +485,12 @@ def run_backtest(
     simulate = loop.simulate if kernel.kind != kernels.PYTHON else loop.simulate.py_func
     limits = risk_gate.limits_vector if risk_gate is not None else _NO_LIMITS
     gate_state = risk_gate.state if risk_gate is not None else rules.new_state()
+    references, spreads, delay = _venue_inputs(market, config, session_last)
+    book, sigmas, venue_params = _book_inputs(market, config)
     arrays = (
-        market.open, market.close, market.day, session_last, flat_bars, loop.bars_left_in_session(session_last),
-        np.ascontiguousarray(features, dtype=float), config.vector(), kernel.kind, kernel.params, kernel.table,
+        references, market.close, spreads, market.day, session_last, flat_bars,
+        loop.bars_left_in_session(session_last), np.ascontiguousarray(features, dtype=float), config.vector(delay),
+        kernel.kind, kernel.params, kernel.table,
     )  # fmt: skip
     bound = loop.MAX_ORDERS_PER_BAR * n * k + 8
     # compiled: start with room for an order per bar and symbol, rerun (from copies of the states)
@@ -375,7 +499,7 @@ def run_backtest(
     policy_state, fresh_gate = kernel.state.copy(), gate_state.copy()
     while True:
         equity, cash, positions, fill_table, events, status, bar = simulate(
-            *arrays, kernel.state, risk_gate is not None, limits, gate_state, capacity
+            *arrays, kernel.state, risk_gate is not None, limits, gate_state, capacity, book, sigmas, venue_params
         )
         if status != loop.FULL:
             break
@@ -404,6 +528,71 @@ def run_backtest(
         policy_name=name,
         risk_table=events,
     )
+
+
+def _venue_inputs(
+    market: Market, config: BacktestConfig, session_last: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The loop's venue inputs: the reference price of delayed fills per bar and symbol, the half
+    spread per bar and symbol (market/venue.py), and the delay in bars from decision to fill.
+
+    A bad venue for these bars (a range spread without high/low, a latency as long as the
+    session when positions close each session) raises InputError before anything runs."""
+    venue = config.venue_config
+    if venue.spread == "none":
+        spread = np.zeros_like(market.close)
+    else:
+        if venue.spread in ("range", "quoted") and (market.high is None or market.low is None):
+            raise InputError(f"spread {venue.spread!r} needs high and low columns; the bars have none")
+        high = market.high if market.high is not None else market.close
+        low = market.low if market.low is not None else market.close
+        spread = np.ascontiguousarray(half_spread(high, low, market.close, venue), dtype=float)
+    bar_duration: pd.Timedelta | None = None
+    if venue.latency_ms > 0 and len(market.timestamps) > 1:  # the typical bar maps milliseconds onto bars
+        steps = np.diff(market.timestamps.as_unit("ns").asi8)
+        bar_duration = pd.Timedelta(int(np.median(steps)), unit="ns")
+    session_bars = None
+    if config.flat_at_close:  # orders still on their way expire with the session
+        ends = np.flatnonzero(session_last)
+        session_bars = int(np.diff(np.concatenate([[-1], ends])).max())
+    try:
+        latency = venue.latency_in_bars(bar_duration, session_bars)
+    except TradebrainError as error:
+        raise InputError(str(error)) from None
+    references = market.open
+    if venue.fill in ("next_vwap", "next_typical"):
+        if market.high is None or market.low is None:
+            raise InputError(f"fill {venue.fill!r} needs high and low columns; the bars have none")
+        references = (market.high + market.low + market.close) / 3.0
+        if venue.fill == "next_vwap" and market.vwap is not None:
+            references = np.where(np.isfinite(market.vwap), market.vwap, references)
+    delay = fill_delay(venue, latency)
+    if session_bars is not None and delay >= session_bars:
+        raise InputError(
+            f"fills come {delay} bars after each decision ({venue.fill} + latency {latency}) but sessions have at "
+            f"most {session_bars} bars, and orders expire with the session; lower the latency"
+        )
+    return np.ascontiguousarray(references), spread, delay
+
+
+def _book_inputs(market: Market, config: BacktestConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays the venue's working-order book needs under a participation cap: (open, high, low,
+    VWAP, volume) per bar and symbol, the per-bar volatility (no impact yet: zeros) and the venue's
+    V_* settings; empty without a cap."""
+    n, k = market.close.shape
+    venue = config.venue_config
+    if venue.participation is None:
+        return np.empty((5, 0, k)), np.empty((0, k)), np.empty(0)
+    if market.volume is None:
+        raise InputError("a participation cap needs a volume column; the bars have none")
+    if not (np.isfinite(market.volume).all() and (market.volume >= 0).all()):
+        raise InputError("volume must be finite and >= 0 under a participation cap; validate the bars")
+    high = market.high if market.high is not None else np.maximum(market.open, market.close)
+    low = market.low if market.low is not None else np.minimum(market.open, market.close)
+    vwap = market.vwap if market.vwap is not None else np.full((n, k), np.nan)
+    bars = np.ascontiguousarray(np.stack([market.open, high, low, vwap, market.volume]))
+    params = venue.model_copy(update={"latency_bars": 0, "latency_ms": 0.0}).params(whole_shares=not config.fractional)
+    return bars, np.zeros((n, k)), params
 
 
 def _gate_events(events: np.ndarray, market: Market, limits: RiskLimits) -> list[GateEvent]:

@@ -5,6 +5,11 @@ arithmetic.
 
 Layouts: `account` = [cash, realised PnL, fees paid]; a fill row = [bar, symbol, quantity, price,
 fee]; `config` = the CFG_* slots below (see BacktestConfig for their meaning).
+
+Prices and fees are the simulated venue's own compiled rules (market/fills.py), so the backtest
+fills as the envs and the paper broker do: a buy pays reference * (1 + half spread + slippage), a
+sell receives reference * (1 - half spread - slippage); a ticket costs max(fee rate * |quantity| *
+price + fee per share * |quantity|, minimum fee), plus the backtest's fixed fee per order.
 """
 
 from __future__ import annotations
@@ -14,27 +19,50 @@ import math
 import numpy as np
 from numba import njit
 
+from tradebrain.core.numba_cache import refresh_cache
+from tradebrain.market import fills as venue_fills
+
+refresh_cache(__file__, [venue_fills.__file__])
+
 CASH, REALISED, FEES = range(3)
 FILL_BAR, FILL_SYMBOL, FILL_QUANTITY, FILL_PRICE, FILL_FEE = range(5)
-CFG_CASH, CFG_COMMISSION, CFG_FIXED_FEE, CFG_SLIPPAGE, CFG_FRACTIONAL, CFG_SHORT, CFG_NEXT_OPEN = range(7)
-CFG_CHECK, CFG_CASH_FRACTION = 7, 8
+CFG_CASH, CFG_COMMISSION, CFG_FIXED_FEE, CFG_SLIPPAGE, CFG_FRACTIONAL, CFG_SHORT, CFG_DELAY = range(7)
+CFG_CHECK, CFG_CASH_FRACTION, CFG_FEE_PER_SHARE, CFG_MIN_FEE = 7, 8, 9, 10
+CFG_PARTICIPATION = 11  # NaN: no cap; else the venue's participation cap and its working orders
+CFG_WEIGHTS = 12  # 1: targets are fractions of NAV per symbol; 0: only their sign counts
+CFG_SIZE = 13
+CFG_NEXT_OPEN = CFG_DELAY  # the old name: a delay of 1 bar is the next-open fill (see backtest/loop.py)
 TRADE_COLUMNS = (
     "symbol", "quantity", "entry_bar", "exit_bar", "entry_price", "exit_price", "pnl", "fees",
 )  # fmt: skip
 
 
 @njit(cache=True)
-def fill_price(reference: float, side: int, config: np.ndarray) -> float:
-    """Fill price on `side` (1 buy, -1 sell) at `reference`: buys pay the slippage, sells give it up."""
-    slippage = config[CFG_SLIPPAGE]
-    return float(reference * (1.0 + slippage) if side > 0 else reference * (1.0 - slippage))
+def fill_price(reference: float, side: int, half_spread: float, config: np.ndarray) -> float:
+    """Fill price on `side` (1 buy, -1 sell) at `reference`: buys pay the half spread and the
+    slippage (fractions of the price), sells give them up."""
+    return float(venue_fills.market_price(reference, side, half_spread, config[CFG_SLIPPAGE], 0.0))
+
+
+@njit(cache=True)
+def ticket_fee(quantity: float, price: float, config: np.ndarray) -> float:
+    """The fee of one fill: the venue's ticket fee (rate * traded value + per share, at least the
+    minimum) plus the fixed fee per order."""
+    fee = venue_fills.ticket_fee(
+        quantity, price, config[CFG_FEE_PER_SHARE], config[CFG_COMMISSION], config[CFG_MIN_FEE]
+    )
+    return float(fee + config[CFG_FIXED_FEE])
 
 
 @njit(cache=True)
 def entry_size(budget: float, price: float, config: np.ndarray) -> float:
-    """Shares an all-in entry buys (or shorts) at `price` with `budget` after commission and the
-    fixed fee: whole shares unless fractional; 0 if unaffordable."""
-    affordable = (budget - config[CFG_FIXED_FEE]) / (price * (1.0 + config[CFG_COMMISSION]))
+    """Shares an all-in entry buys (or shorts) at `price` (spread and slippage included) with
+    `budget` after every fee, so the fill never spends more than the budget: whole shares unless
+    fractional; 0 if unaffordable."""
+    per_share = price * (1.0 + config[CFG_COMMISSION]) + config[CFG_FEE_PER_SHARE]
+    affordable = (budget - config[CFG_FIXED_FEE]) / per_share
+    if config[CFG_MIN_FEE] > 0.0:  # when the minimum binds the fee is the minimum, not the linear one
+        affordable = min(affordable, (budget - config[CFG_FIXED_FEE] - config[CFG_MIN_FEE]) / price)
     if not affordable > 0:
         return 0.0
     return affordable if config[CFG_FRACTIONAL] != 0.0 else float(math.floor(affordable))
@@ -61,15 +89,39 @@ def execute(
     j: int,
     quantity: float,
     reference: float,
+    half_spread: float,
     bar: int,
     config: np.ndarray,
 ) -> int:
-    """Fill `quantity` shares of symbol j at `reference` plus slippage, paying commission and the
-    fixed fee; records it in `fills` (which has room) and returns the number of fills."""
+    """Fill `quantity` shares of symbol j at `reference` plus the half spread and slippage, paying
+    the ticket's fee; records it in `fills` (which has room) and returns the number of fills."""
     if quantity == 0.0:
         return n_fills
-    price = fill_price(reference, 1 if quantity > 0 else -1, config)
-    fee = config[CFG_COMMISSION] * abs(quantity) * price + config[CFG_FIXED_FEE]
+    price = fill_price(reference, 1 if quantity > 0 else -1, half_spread, config)
+    fee = ticket_fee(quantity, price, config)
+    fills[n_fills, FILL_BAR] = bar
+    fills[n_fills, FILL_SYMBOL] = j
+    fills[n_fills, FILL_QUANTITY] = quantity
+    fills[n_fills, FILL_PRICE] = price
+    fills[n_fills, FILL_FEE] = fee
+    book_fill(account, position, avg_cost, entry_bar, j, quantity, price, fee, bar)
+    return n_fills + 1
+
+
+@njit(cache=True)
+def book_fill(
+    account: np.ndarray,
+    position: np.ndarray,
+    avg_cost: np.ndarray,
+    entry_bar: np.ndarray,
+    j: int,
+    quantity: float,
+    price: float,
+    fee: float,
+    bar: int,
+) -> None:
+    """Book a fill of `quantity` shares of symbol j at `price` paying `fee`: cash, fees, position,
+    average cost, realised PnL and the entry bar change; the fill row is the caller's."""
     account[CASH] = account[CASH] - (quantity * price + fee)
     account[FEES] = account[FEES] + fee
     held = position[j]
@@ -88,12 +140,6 @@ def execute(
             avg_cost[j] = price
             entry_bar[j] = bar
     position[j] = new
-    fills[n_fills, FILL_BAR] = bar
-    fills[n_fills, FILL_SYMBOL] = j
-    fills[n_fills, FILL_QUANTITY] = quantity
-    fills[n_fills, FILL_PRICE] = price
-    fills[n_fills, FILL_FEE] = fee
-    return n_fills + 1
 
 
 @njit(cache=True)

@@ -3,9 +3,14 @@
 `simulate` is compiled with numba (once, cached on disk) and, with a policy kernel (see
 rl/kernels.py), runs entirely in machine code. The same function's pure-Python original
 (`simulate.py_func`) runs any Python policy (kernel kind PYTHON, the callable passed as `params`)
-with identical arithmetic, since the book (backtest/ledger.py), the risk rules (risk/rules.py)
-and the kernels are the same compiled functions in both cases. Timing, sizing and costs are
-documented in backtest/engine.py.
+with identical arithmetic, since the book (backtest/ledger.py), the venue's fill rules
+(market/fills.py), the risk rules (risk/rules.py) and the kernels are the same compiled functions
+in both cases. Timing, sizing and costs are documented in backtest/engine.py.
+
+Three ways to trade, chosen by the config: sign targets filled whole at the fill bar (`_move_to`,
+the default); target weights of NAV (`_rebalance`, CFG_WEIGHTS); and, under a participation cap,
+orders working in the venue's book with partial fills (`_book_submit`, `_book_match`). Decisions
+travel to the venue through a ring of `delay` slots (config[CFG_DELAY] bars from decision to fill).
 
 At bar t the policy sees symbol j's closes up to and including t (nothing later) and its
 point-in-time observation row at t (`features`, may be empty): `kernels.decide` hands it exactly
@@ -31,26 +36,43 @@ from tradebrain.backtest.ledger import (
     CFG_CASH,
     CFG_CASH_FRACTION,
     CFG_CHECK,
+    CFG_DELAY,
+    CFG_FIXED_FEE,
     CFG_FRACTIONAL,
-    CFG_NEXT_OPEN,
+    CFG_PARTICIPATION,
     CFG_SHORT,
+    CFG_WEIGHTS,
     FEES,
+    FILL_FEE,
+    FILL_PRICE,
+    FILL_QUANTITY,
+    FILL_SYMBOL,
     REALISED,
+    book_fill,
     entry_size,
     execute,
     fill_price,
+    ticket_fee,
 )
 from tradebrain.core.numba_cache import refresh_cache
+from tradebrain.market import fills as venue_fills
+from tradebrain.market.fills import ORD_REMAINING, ORD_SYMBOL
 from tradebrain.risk import rules, var
 from tradebrain.rl import kernels, trade_masks
 from tradebrain.rl.kernels import PRECOMPUTED, decide
 
-refresh_cache(__file__, [kernels.__file__, ledger.__file__, rules.__file__, var.__file__, trade_masks.__file__])
+refresh_cache(
+    __file__,
+    [kernels.__file__, ledger.__file__, venue_fills.__file__, rules.__file__, var.__file__, trade_masks.__file__],
+)
 
 OK, ACCOUNTING, BAD_TARGET, FULL = 0, 1, 2, 3
-MAX_ORDERS_PER_BAR = 5  # per symbol: close + open at the open, a risk flatten, close + open at the close
+MAX_ORDERS_PER_BAR = 6  # per symbol: close + open at the open, a risk flatten, close + open at the close,
+# and with working orders a flatten at the session's close
 IDENTITY_RTOL = 1e-6
 EVENT_REVIEW, EVENT_MARK = 0, 1
+NO_ORDER = 2  # a ring slot without an order (targets are -1, 0 or 1)
+MIN_REBALANCE = 1e-9  # weight targets: smaller trades, as a fraction of NAV, are not sent
 # an event row: bar, symbol, rule code, requested, approved, kind
 
 
@@ -109,6 +131,7 @@ def _submit(
     j: int,
     quantity: float,
     prices: np.ndarray,
+    spreads: np.ndarray,
     t: int,
     day: int,
     config: np.ndarray,
@@ -118,8 +141,8 @@ def _submit(
     var_buffer: np.ndarray,
     n_returns: int,
 ) -> tuple[int, int]:
-    """Put one order through the risk gate (if any) and fill what it approves at prices[j];
-    returns the fill and event counts."""
+    """Put one order through the risk gate (if any) and fill what it approves at prices[j] (plus
+    the half spread spreads[j] and the slippage); returns the fill and event counts."""
     if use_gate:
         held, gross = _book_value(position, prices)
         nav = account[CASH] + held
@@ -137,7 +160,9 @@ def _submit(
             n_events += 1
         # whole shares stay whole: rounding towards zero keeps every limit (risk/gate.py)
         quantity = approved if config[CFG_FRACTIONAL] != 0.0 else float(np.trunc(approved))
-    n_fills = execute(account, position, avg_cost, entry_bar, fills, n_fills, j, quantity, prices[j], t, config)
+    n_fills = execute(
+        account, position, avg_cost, entry_bar, fills, n_fills, j, quantity, prices[j], spreads[j], t, config
+    )
     return n_fills, n_events
 
 
@@ -154,6 +179,7 @@ def _move_to(
     j: int,
     desired: int,
     prices: np.ndarray,
+    spreads: np.ndarray,
     t: int,
     day: int,
     config: np.ndarray,
@@ -170,8 +196,8 @@ def _move_to(
         return n_fills, n_events
     if current != 0:
         n_fills, n_events = _submit(
-            account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, -position[j], prices, t,
-            day, config, use_gate, limits, gate_state, var_buffer, n_returns,
+            account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, -position[j], prices,
+            spreads, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
         )  # fmt: skip
     if desired != 0 and position[j] == 0.0:
         k = position.shape[0]
@@ -180,19 +206,212 @@ def _move_to(
             held, _ = _book_value(position, prices)
             budget = min(account[CASH], (account[CASH] + held) / k)
         budget = budget * config[CFG_CASH_FRACTION]
-        size = entry_size(budget, fill_price(prices[j], desired, config), config)
+        size = entry_size(budget, fill_price(prices[j], desired, spreads[j], config), config)
         if size > 0.0:
             n_fills, n_events = _submit(
                 account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, desired * size, prices,
-                t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
+                spreads, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
             )  # fmt: skip
     return n_fills, n_events
 
 
 @njit(cache=True)
-def simulate(
-    opens: np.ndarray,
+def _rebalance(
+    account: np.ndarray,
+    position: np.ndarray,
+    avg_cost: np.ndarray,
+    entry_bar: np.ndarray,
+    fills: np.ndarray,
+    n_fills: int,
+    events: np.ndarray,
+    n_events: int,
+    j: int,
+    weight: float,
+    prices: np.ndarray,
+    spreads: np.ndarray,
+    t: int,
+    day: int,
+    config: np.ndarray,
+    use_gate: bool,
+    limits: np.ndarray,
+    gate_state: np.ndarray,
+    var_buffer: np.ndarray,
+    n_returns: int,
+) -> tuple[int, int]:
+    """Move symbol j towards holding `weight` of the NAV (long > 0, short < 0) times the cash
+    fraction: a position on the other side is closed first (one order); then the position grows
+    by what min(cash, the missing value) buys after costs, or shrinks to the target value. A sign
+    target s on one symbol is the weight s; on k symbols, s / k when k is a power of 2 (the same
+    arithmetic as `_move_to`). Returns the fill and event counts."""
+    desired = _sign(weight)
+    current = _sign(position[j])
+    if current != 0 and current != desired:
+        n_fills, n_events = _submit(
+            account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, -position[j], prices,
+            spreads, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
+        )  # fmt: skip
+    if desired == 0:
+        return n_fills, n_events
+    held, _ = _book_value(position, prices)
+    price = fill_price(prices[j], desired, spreads[j], config)
+    target = abs(weight) * (account[CASH] + held) * config[CFG_CASH_FRACTION]
+    have = abs(position[j]) * price
+    quantity = 0.0
+    if target > have:
+        budget = min(account[CASH] * config[CFG_CASH_FRACTION], target - have)
+        quantity = desired * entry_size(budget, price, config)
+    elif target < have:
+        keep = target / price if config[CFG_FRACTIONAL] != 0.0 else float(np.floor(target / price))
+        quantity = -desired * (abs(position[j]) - keep)
+    # a rebalance worth less than MIN_REBALANCE of the NAV (rounding dust, the last cents of cash) is skipped
+    if abs(quantity) * price > MIN_REBALANCE * abs(account[CASH] + held):
+        n_fills, n_events = _submit(
+            account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, quantity, prices, spreads,
+            t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
+        )  # fmt: skip
+    return n_fills, n_events
+
+
+@njit(cache=True)
+def _working(orders: np.ndarray, n_orders: int, k: int) -> np.ndarray:
+    """The signed quantity still working per symbol."""
+    working = np.zeros(k)
+    for i in range(n_orders):
+        working[int(orders[i, ORD_SYMBOL])] += orders[i, ORD_REMAINING]
+    return working
+
+
+@njit(cache=True)
+def _book_submit(
+    account: np.ndarray,
+    position: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+    next_id: int,
+    events: np.ndarray,
+    n_events: int,
+    desired: np.ndarray,
+    references: np.ndarray,
+    spreads: np.ndarray,
+    t: int,
+    submit_bar: int,
+    day: int,
+    config: np.ndarray,
+    use_gate: bool,
+    limits: np.ndarray,
+    gate_state: np.ndarray,
+    var_buffer: np.ndarray,
+    n_returns: int,
+) -> tuple[int, int, int]:
+    """Submit, for every symbol whose position differs from its desired side and that has nothing
+    working, the order that moves it: a close of the whole position, or (when flat) an all-in entry
+    sized at this bar's fill price. Each order passes the risk gate counting the working orders as
+    held (a working buy uses room under the limits). Returns the order count, the next order id and
+    the event count."""
+    k = position.shape[0]
+    working = _working(orders, n_orders, k)
+    for j in range(k):
+        if desired[j] == _sign(position[j]) or working[j] != 0.0:
+            continue
+        if position[j] != 0.0:
+            quantity = -position[j]
+        else:
+            budget = account[CASH]
+            if k > 1:
+                held, _ = _book_value(position, references)
+                budget = min(account[CASH], (account[CASH] + held) / k)
+            budget = budget * config[CFG_CASH_FRACTION]
+            quantity = desired[j] * entry_size(
+                budget, fill_price(references[j], desired[j], spreads[j], config), config
+            )
+        if use_gate and quantity != 0.0:
+            exposure = position + working
+            held, _ = _book_value(position, references)
+            _, gross = _book_value(exposure, references)
+            nav = account[CASH] + held
+            weights = exposure * references / nav if nav > 0.0 else np.zeros(k)
+            approved, rule = rules.review_quantity(
+                gate_state, limits, exposure[j], quantity, references[j], nav, gross, day, var_buffer[:n_returns],
+                weights, j,
+            )  # fmt: skip
+            if rule != rules.NO_RULE:
+                events[n_events, 0] = t
+                events[n_events, 1] = j
+                events[n_events, 2] = rule
+                events[n_events, 3] = quantity
+                events[n_events, 4] = approved
+                events[n_events, 5] = EVENT_REVIEW
+                n_events += 1
+            quantity = approved if config[CFG_FRACTIONAL] != 0.0 else float(np.trunc(approved))
+        if quantity != 0.0:
+            # active from its submit bar: the loop has already applied the latency (orders are sent on arrival)
+            n_orders = venue_fills.add_order(orders, n_orders, j, quantity, np.nan, submit_bar, 0, next_id)
+            working[j] = quantity
+            next_id += 1
+    return n_orders, next_id, n_events
+
+
+@njit(cache=True)
+def _book_match(
+    account: np.ndarray,
+    position: np.ndarray,
+    avg_cost: np.ndarray,
+    entry_bar: np.ndarray,
+    orders: np.ndarray,
+    n_orders: int,
+    fills: np.ndarray,
+    n_fills: int,
+    t: int,
+    bars: np.ndarray,
     closes: np.ndarray,
+    half_spread: np.ndarray,
+    sigmas: np.ndarray,
+    params: np.ndarray,
+    references: np.ndarray,
+    config: np.ndarray,
+) -> tuple[int, int]:
+    """Fill what the working orders can on bar t through the venue's `match_orders` and book the
+    fills (adding the backtest's fixed fee). Opening buys are first cut to what the cash affords at
+    this bar's fill price, so a remainder that works over later bars never overdraws the account.
+    Returns the order and fill counts."""
+    cash = account[CASH]
+    for i in range(n_orders):
+        j = int(orders[i, ORD_SYMBOL])
+        remaining = orders[i, ORD_REMAINING]
+        if remaining > 0.0 and position[j] >= 0.0:
+            price = fill_price(references[j], 1, half_spread[t, j], config)
+            affordable = entry_size(cash, price, config)
+            if remaining > affordable:
+                orders[i, ORD_REMAINING] = affordable
+                remaining = affordable
+            if remaining > 0.0:
+                cash -= remaining * price + ticket_fee(remaining, price, config)
+    kept = 0
+    for i in range(n_orders):  # orders cut to nothing are dropped
+        if orders[i, ORD_REMAINING] != 0.0:
+            if kept != i:
+                orders[kept, :] = orders[i, :]
+            kept += 1
+    first = n_fills
+    n_orders, n_fills = venue_fills.match_orders(
+        orders, kept, t, bars[0], bars[1], bars[2], closes, bars[3], bars[4], half_spread, sigmas, params, fills,
+        n_fills,
+    )  # fmt: skip
+    for f in range(first, n_fills):
+        fee = fills[f, FILL_FEE] + config[CFG_FIXED_FEE]
+        fills[f, FILL_FEE] = fee
+        book_fill(
+            account, position, avg_cost, entry_bar, int(fills[f, FILL_SYMBOL]), fills[f, FILL_QUANTITY],
+            fills[f, FILL_PRICE], fee, t,
+        )  # fmt: skip
+    return n_orders, n_fills
+
+
+@njit(cache=True)
+def simulate(
+    references: np.ndarray,
+    closes: np.ndarray,
+    half_spread: np.ndarray,
     day: np.ndarray,
     session_last: np.ndarray,
     flat_bars: np.ndarray,
@@ -207,9 +426,24 @@ def simulate(
     limits: np.ndarray,
     gate_state: np.ndarray,
     capacity: int,
+    bars: np.ndarray,
+    sigmas: np.ndarray,
+    venue_params: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
     """Run the policy over every bar; returns (equity, cash, positions, fills, risk events,
-    status, error bar). See the module docstring and backtest/engine.py for the rules."""
+    status, error bar). See the module docstring and backtest/engine.py for the rules.
+
+    `references` (bars, symbols) are the prices at which delayed market orders fill on each bar
+    (the open, VWAP or typical price), `half_spread` (bars, symbols) the venue's half spread on
+    each bar as a fraction of the price, and config[CFG_DELAY] the bars from decision to fill.
+
+    With a participation cap (config[CFG_PARTICIPATION] not NaN) orders work in the venue's book
+    (market/fills.py `match_orders`): `bars` (5, bars, symbols) holds open, high, low, VWAP and
+    volume, `sigmas` the per-bar volatility, `venue_params` the venue's V_* settings. Each bar the
+    symbols whose position differs from their latest target get an order (a close, then, once flat,
+    an all-in entry sized at that bar's fill price); at most cap * volume fills per bar and the
+    rest keeps working until it fills or a new target cancels it. Without a cap these arrays may be
+    empty (5, 0, symbols), (0, symbols) and (0,)."""
     n, k = closes.shape
     initial = config[CFG_CASH]
     account = np.array([initial, 0.0, 0.0])
@@ -225,9 +459,20 @@ def simulate(
     n_events = 0
     room = MAX_ORDERS_PER_BAR * k
     decisions = np.zeros(k, dtype=np.int64)
-    pending = np.zeros(k, dtype=np.int64)
-    has_pending = False
-    next_open = config[CFG_NEXT_OPEN] != 0.0
+    delay = int(config[CFG_DELAY])
+    slots = max(delay, 1)
+    pending = np.full((slots, k), NO_ORDER, dtype=np.int64)  # ring: slot t % delay holds bar t's decisions
+    live = np.zeros(slots, dtype=np.bool_)
+    slot = slots - 1  # t % slots, advanced without a division
+    book = not np.isnan(config[CFG_PARTICIPATION])
+    weights = config[CFG_WEIGHTS] != 0.0  # targets are fractions of NAV, not signs
+    weight_now = np.zeros(k)  # this bar's target weights
+    pending_w = np.zeros((slots, k))  # ring of target weights, beside `pending`
+    last_w = np.zeros(k)  # the weight each symbol last moved towards
+    desired = np.zeros(k, dtype=np.int64)  # with working orders: the side each symbol is moving to
+    orders = np.empty((2 * k + 2, 6))
+    n_orders = 0
+    next_id = 0
     allow_short = config[CFG_SHORT] != 0.0
     check = config[CFG_CHECK] != 0.0
     day_start = initial
@@ -241,18 +486,48 @@ def simulate(
     for t in range(n):
         if n_fills + room > capacity or n_events + room > capacity:
             return equity, cash, positions, fills[:n_fills], events[:n_events], FULL, t
-        if has_pending:
+        slot = slot + 1 if slot + 1 < slots else 0
+        if book:
+            if delay > 0 and live[slot]:  # the decisions of bar t - delay reach the venue now
+                for j in range(k):
+                    if pending[slot, j] != NO_ORDER and pending[slot, j] != desired[j]:
+                        n_orders = venue_fills.cancel_orders(orders, n_orders, j)
+                        desired[j] = pending[slot, j]
+                live[slot] = False
+            for _ in range(2):  # closes, then the entries of the symbols they left flat
+                n_orders, next_id, n_events = _book_submit(
+                    account, position, orders, n_orders, next_id, events, n_events, desired, references[t],
+                    half_spread[t], t, t - 1, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                )  # fmt: skip
+                n_orders, n_fills = _book_match(
+                    account, position, avg_cost, entry_bar, orders, n_orders, fills, n_fills, t, bars, closes,
+                    half_spread, sigmas, venue_params, references[t], config,
+                )  # fmt: skip
+        elif delay > 0 and live[slot] and weights:
             for j in range(k):
-                if pending[j] != _sign(position[j]):
-                    n_fills, n_events = _move_to(
-                        account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, pending[j],
-                        opens[t], t, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                w = pending_w[slot, j]
+                if w != last_w[j] or _sign(w) != _sign(position[j]):
+                    n_fills, n_events = _rebalance(
+                        account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, w,
+                        references[t], half_spread[t], t, day[t], config, use_gate, limits, gate_state, var_buffer,
+                        n_returns,
                     )  # fmt: skip
-            has_pending = False
+                    last_w[j] = w
+            live[slot] = False
+        elif delay > 0 and live[slot]:  # the decisions of bar t - delay reach the venue now
+            for j in range(k):
+                if pending[slot, j] != NO_ORDER and pending[slot, j] != _sign(position[j]):
+                    n_fills, n_events = _move_to(
+                        account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j,
+                        pending[slot, j], references[t], half_spread[t], t, day[t], config, use_gate, limits,
+                        gate_state, var_buffer, n_returns,
+                    )  # fmt: skip
+            live[slot] = False
         if use_gate:
             held, _ = _book_value(position, closes[t])
             halted, _ = rules.mark_loss_limits(gate_state, limits, account[CASH] + held, peak, day_start, day[t])
             if halted != rules.NO_RULE:
+                n_orders = venue_fills.cancel_orders(orders, n_orders, -1)
                 for j in range(k):
                     if position[j] != 0.0:
                         events[n_events, 0] = t
@@ -263,8 +538,8 @@ def simulate(
                         events[n_events, 5] = EVENT_MARK
                         n_events += 1
                         n_fills = execute(
-                            account, position, avg_cost, entry_bar, fills, n_fills, j, -position[j], closes[t, j], t,
-                            config,
+                            account, position, avg_cost, entry_bar, fills, n_fills, j, -position[j], closes[t, j],
+                            half_spread[t, j], t, config,
                         )  # fmt: skip
         for j in range(k):
             held_bars = t - entry_bar[j] if entry_bar[j] >= 0 else -1
@@ -275,6 +550,8 @@ def simulate(
                     kind, t, j, closes, features, position[j], avg_cost[j], held_bars, bars_left[t], params, table,
                     policy_state,
                 )  # fmt: skip
+            if weights and target == target:
+                weight_now[j] = target if (target >= 0.0 or allow_short) else 0.0
             if target > 0.0:
                 decisions[j] = 1
             elif target < 0.0:
@@ -284,23 +561,55 @@ def simulate(
             else:
                 return equity, cash, positions, fills[:n_fills], events[:n_events], BAD_TARGET, t
         if flat_bars[t]:
+            n_orders = venue_fills.cancel_orders(orders, n_orders, -1)  # working orders expire with the session
             for j in range(k):
                 decisions[j] = 0
+                desired[j] = 0
+                weight_now[j] = 0.0
+                last_w[j] = 0.0
                 n_fills, n_events = _move_to(
-                    account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, 0, closes[t], t,
-                    day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                    account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, 0, closes[t],
+                    half_spread[t], t, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
                 )  # fmt: skip
-        elif not next_open:
+            live[:] = False  # orders still on their way expire with the session
+        elif delay == 0 and book:
+            for j in range(k):
+                if decisions[j] != desired[j]:
+                    n_orders = venue_fills.cancel_orders(orders, n_orders, j)
+                    desired[j] = decisions[j]
+            for _ in range(2):
+                n_orders, next_id, n_events = _book_submit(
+                    account, position, orders, n_orders, next_id, events, n_events, desired, closes[t],
+                    half_spread[t], t, t, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                )  # fmt: skip
+                n_orders, n_fills = _book_match(
+                    account, position, avg_cost, entry_bar, orders, n_orders, fills, n_fills, t, bars, closes,
+                    half_spread, sigmas, venue_params, closes[t], config,
+                )  # fmt: skip
+        elif delay == 0 and weights:
+            for j in range(k):
+                w = weight_now[j]
+                if w != last_w[j] or _sign(w) != _sign(position[j]):
+                    n_fills, n_events = _rebalance(
+                        account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, w, closes[t],
+                        half_spread[t], t, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                    )  # fmt: skip
+                    last_w[j] = w
+        elif delay == 0:
             for j in range(k):
                 if decisions[j] != _sign(position[j]):
                     n_fills, n_events = _move_to(
                         account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, decisions[j],
-                        closes[t], t, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                        closes[t], half_spread[t], t, day[t], config, use_gate, limits, gate_state, var_buffer,
+                        n_returns,
                     )  # fmt: skip
-        if next_open and t + 1 < n:
+        if delay > 0 and t + delay < n and not flat_bars[t]:
             for j in range(k):
-                pending[j] = decisions[j]
-            has_pending = True
+                pending[slot, j] = decisions[j]
+            if weights:
+                for j in range(k):
+                    pending_w[slot, j] = weight_now[j]
+            live[slot] = True
         held = 0.0
         unrealised = 0.0
         for j in range(k):

@@ -18,6 +18,7 @@ from tradebrain.core.cli import fail
 from tradebrain.core.errors import InputError, TradebrainError
 
 console = Console(width=max(Console().width, 120))
+SPREADS = ("none", "fixed", "range")
 
 
 def backtest(
@@ -31,27 +32,42 @@ def backtest(
     cash: Annotated[float, typer.Option(help="initial cash, $")] = 10_000.0,
     commission: Annotated[float, typer.Option(help="fraction of traded value, both sides")] = 0.0,
     fill: Annotated[str, typer.Option(help="next-open (default) | close (optimistic)")] = "next-open",
+    spread: Annotated[
+        str, typer.Option(help="none | fixed (--spread-bps) | range (estimated from each bar's high-low range)")
+    ] = "range",
+    spread_bps: Annotated[float, typer.Option(help="full quoted spread for --spread fixed, basis points")] = 0.0,
+    latency_bars: Annotated[int, typer.Option(help="bars between a decision and the venue")] = 0,
     out: Annotated[Path | None, typer.Option(help="output folder (default runs/backtest-<policy>)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the results as one JSON object")] = False,
 ) -> None:
-    """Backtest a policy bar by bar (orders at t fill at t+1's open), against buy-and-hold on the same bars."""
-    from tradebrain.backtest.engine import BacktestConfig, run_backtest
+    """Backtest a policy bar by bar (orders at t fill at t+1's open, paying the half spread), against
+    buy-and-hold on the same bars and fills."""
+    from tradebrain.backtest.engine import LEGACY_FILLS, BacktestConfig, run_backtest
     from tradebrain.backtest.metrics import summarize
     from tradebrain.backtest.strategies import make_strategy
     from tradebrain.data.sources.files import read_bars_file
+    from tradebrain.market.venue import VenueConfig
     from tradebrain.reports.backtest import write_backtest_report
 
     try:
         check_options(policy, fast, slow, cash, commission)
+        if fill not in ("next-open", "close"):
+            raise InputError(f"--fill must be next-open or close, got {fill!r}")
+        check_venue_options(spread, spread_bps, latency_bars)
         if data is None or not data.is_file():
             raise TradebrainError(f"--data {data} is not a file; pass a CSV or Parquet file of bars")
-        if fill not in ("next-open", "close"):
-            raise TradebrainError(f"--fill must be next-open or close, got {fill!r}")
         bars = read_bars_file(data, symbol, tz=tz)
-        check_length(policy, slow, fill, len(bars), data)
+        delay = latency_bars if fill == "close" else latency_bars + 1
+        check_length(policy, slow, fill, len(bars), data, delay)
         params = {"sma-crossover": {"fast": fast, "slow": slow}, "random": {"seed": seed}}.get(policy, {})
         strategy = make_strategy(policy, **params)
-        config = BacktestConfig(cash=cash, commission=commission, fill=fill)  # type: ignore[arg-type]
+        venue = VenueConfig(
+            fill=LEGACY_FILLS[fill],
+            spread=spread,  # checked by check_venue_options
+            spread_bps=spread_bps,
+            latency_bars=latency_bars,
+        )
+        config = BacktestConfig(cash=cash, commission=commission, venue=venue)
         with console.status("backtesting", spinner="dots") if not as_json else contextlib.nullcontext():
             result = run_backtest(bars, strategy, config)
             benchmark = run_backtest(bars, make_strategy("buy-and-hold"), config)
@@ -63,20 +79,23 @@ def backtest(
         bench_metrics = summarize(bench_equity, benchmark.trades_frame(), positions=_positions(benchmark))
         folder = out or Path("runs") / f"backtest-{policy}"
         paths = write_backtest_report(
-            result, metrics, bars["close"].to_numpy(), folder, title=f"{policy} on {symbol}",
+            result, metrics, bars["close"].to_numpy(), folder, title=f"{policy} on {symbol} ({result.label})",
             benchmark=benchmark, benchmark_metrics=bench_metrics,
         )  # fmt: skip
     except (TradebrainError, ValueError) as error:
         raise fail(error) from None
     summary = {
-        "policy": policy, "symbol": symbol, "metrics": metrics, "final_equity": result.final_equity,
+        "policy": policy, "symbol": symbol, "fills": result.label, "optimistic": config.optimistic,
+        "metrics": metrics, "final_equity": result.final_equity,
         "closed_trades": len(trades), "equity_file": str(paths["equity.csv"]), "trades_file": str(paths["trades.csv"]),
         "report": str(paths["report.html"]),
     }  # fmt: skip
     if as_json:
         typer.echo(json.dumps(summary, default=float))
         return
-    table = Table(title=f"{policy} on {symbol}: {len(bars):,} bars, final equity ${result.final_equity:,.2f}")
+    table = Table(
+        title=f"{policy} on {symbol} ({result.label}): {len(bars):,} bars, final equity ${result.final_equity:,.2f}"
+    )
     for column in ("metric", policy, "buy-and-hold"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for key, value in metrics.items():
@@ -103,23 +122,44 @@ def check_options(policy: str, fast: int, slow: int, cash: float, commission: fl
         raise InputError(f"--fast ({fast}) must be shorter than --slow ({slow}); e.g. --fast 10 --slow 20")
 
 
-def check_length(policy: str, slow: int, fill: str, n_bars: int, data: Path) -> None:
+def check_venue_options(spread: str, spread_bps: float, latency_bars: int) -> None:
+    """Reject venue options that cannot work, before the data is read: an InputError naming the option."""
+    if spread not in SPREADS:
+        raise InputError(f"--spread must be one of {', '.join(SPREADS)}, got {spread!r}")
+    if not (math.isfinite(spread_bps) and spread_bps >= 0):
+        raise InputError(f"--spread-bps is a full spread in basis points and must be >= 0, got {spread_bps:g}")
+    if spread_bps > 0 and spread != "fixed":
+        raise InputError(f"--spread-bps {spread_bps:g} applies only with --spread fixed (got --spread {spread})")
+    if latency_bars < 0:
+        raise InputError(f"--latency-bars is a delay in bars and must be >= 0, got {latency_bars}")
+
+
+def check_length(policy: str, slow: int, fill: str, n_bars: int, data: Path, delay: int | None = None) -> None:
     """The data must be long enough for the strategy to trade at all, else every metric is NaN: a
-    crossover needs `slow` + 1 closes for its first possible cross and, filled at the next open, one
-    more bar to fill it. Any policy needs a bar after its first decision (or two bars filled at the close)."""
-    follow = 1 if fill == "next-open" else 0
+    crossover needs `slow` + 1 closes for its first possible cross and `delay` more bars to fill it
+    (1 at the next open, 0 at the close, plus latency). Any policy needs a bar after its first
+    decision (or two bars filled at the close), and bars to cover the delay."""
+    follow = delay if delay is not None else (1 if fill == "next-open" else 0)
     if policy == "sma-crossover":
         needed = slow + 1 + follow
         if n_bars < needed:
             longest = n_bars - 1 - follow  # fast < slow, so the shortest slow window is 2
             fix = f"use --slow {longest} or less" if longest >= 2 else f"a crossover needs at least {3 + follow} bars"
+            to_fill = ""
+            if follow == 1:
+                to_fill = ", + 1 to fill it at the next open"
+            elif follow > 1:
+                to_fill = f", + {follow} to fill it after the latency (--latency-bars)"
             raise InputError(
                 f"--slow {slow} needs at least {needed} bars ({slow} + 1 closes for the first crossing"
-                f"{', + 1 to fill it at the next open' if follow else ''}), but --data {data} has {n_bars}; "
-                f"{fix}, or pass a longer --data file"
+                f"{to_fill}), but --data {data} has {n_bars}; {fix}, or pass a longer --data file"
             )
     elif n_bars < 2:
         raise InputError(f"--data {data} has {n_bars} bar{'s' if n_bars != 1 else ''}; a backtest needs at least 2")
+    elif follow >= n_bars:
+        raise InputError(
+            f"--latency-bars delays every fill by {follow} bars but --data {data} has {n_bars}; lower --latency-bars"
+        )
 
 
 def _positions(result: BacktestResult) -> pd.DataFrame:
