@@ -2,10 +2,12 @@
 
 The policy decides with the env's own observer (`desks/day_trading/observer.py`) and action mask
 (`desks/day_trading/actions.py`) on the same point-in-time feature rows, fills at the close of the
-bar it decides on, is forced flat at each session's last bar, and its balance compounds from day
-to day (the env resets it per episode only in training). An exported MLP policy runs as a compiled
-kernel (rl/kernels.py MASKED_MLP, tested equal to the Python path); any other Policy runs in
-Python. An action outside the mask raises InputError, so no invalid action is ever taken.
+bar it decides on (optimistic: the env trains that way) or through any simulated venue
+(market/venue.py: next open, spread, latency; the realism ladder), is forced flat at each session's
+last bar, and its balance compounds from day to day (the env resets it per episode only in
+training). An exported MLP policy runs as a compiled kernel (rl/kernels.py MASKED_MLP, tested equal
+to the Python path); any other Policy runs in Python. An action outside the mask raises
+InputError, so no invalid action is ever taken.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tradebrain.desks.day_trading.actions import BUY, SELL, action_mask, describ
 from tradebrain.desks.day_trading.config import DayTradingEnvConfig
 from tradebrain.desks.day_trading.day import TradingDay
 from tradebrain.desks.day_trading.observer import observation
+from tradebrain.market.venue import VenueConfig
 from tradebrain.risk.gate import RiskGate
 from tradebrain.rl.export import ExportedPolicy
 from tradebrain.rl.kernels import MASKED_MLP, PolicyKernel, pack_mlp
@@ -119,24 +122,30 @@ def backtest_days(
     config: DayTradingEnvConfig,
     risk_gate: RiskGate | None = None,
     compiled: bool = True,
+    venue: VenueConfig | None = None,
 ) -> BacktestResult:
     """Run `policy` over consecutive `days` (balance compounding) with the env's rules; `policy` is
-    a Policy (wrapped in MaskedAgent) or a MaskedAgent."""
+    a Policy (wrapped in MaskedAgent) or a MaskedAgent. Fills at the deciding bar's close, as the env
+    trains (optimistic), unless a `venue` says otherwise."""
     agent = policy if isinstance(policy, MaskedAgent) else MaskedAgent(policy, config)
     frame, features, session_last = day_market(bars, days)
-    backtest_config = BacktestConfig(
-        cash=config.cash, commission=config.commission, fill="close", flat_at_close=True,
-        fractional=not config.whole_shares, cash_fraction=config.cash_fraction,
-    )  # fmt: skip
+    backtest_config = _config(config, venue, flat_at_close=True)
     market = market_from_bars(frame)
     return run_backtest(market, agent, backtest_config, risk_gate, features, compiled, session_last)
 
 
-def buy_and_hold_days(bars: pd.DataFrame, days: Sequence[TradingDay], config: DayTradingEnvConfig) -> BacktestResult:
-    """Buy-and-hold over the same bars, costs and sizing as the agent (held overnight)."""
+def buy_and_hold_days(
+    bars: pd.DataFrame, days: Sequence[TradingDay], config: DayTradingEnvConfig, venue: VenueConfig | None = None
+) -> BacktestResult:
+    """Buy-and-hold over the same bars, costs, sizing and venue as the agent (held overnight)."""
     frame, _, _ = day_market(bars, days)
-    backtest_config = BacktestConfig(
-        cash=config.cash, commission=config.commission, fill="close", fractional=not config.whole_shares,
-        cash_fraction=config.cash_fraction,
+    return run_backtest(frame, BuyAndHold(), _config(config, venue, flat_at_close=False))
+
+
+def _config(config: DayTradingEnvConfig, venue: VenueConfig | None, flat_at_close: bool) -> BacktestConfig:
+    """The engine's config for the env's costs and sizing: same-bar close fills without a venue."""
+    return BacktestConfig(
+        cash=config.cash, commission=config.commission, fill="close" if venue is None else "next-open",
+        flat_at_close=flat_at_close, fractional=not config.whole_shares, cash_fraction=config.cash_fraction,
+        venue=venue,
     )  # fmt: skip
-    return run_backtest(frame, BuyAndHold(), backtest_config)

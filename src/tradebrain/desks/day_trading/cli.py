@@ -40,7 +40,7 @@ def load_symbols(
     """(symbol, bars) for every source: files (named by --symbols in order, else by file stem),
     built-in datasets, and synthetic intraday symbols (40 seeded sessions each)."""
     from tradebrain.data.sources.datasets import load_dataset
-    from tradebrain.data.sources.files import read_bars_csv, read_bars_parquet
+    from tradebrain.data.sources.files import read_bars_file
     from tradebrain.data.sources.synthetic import synthetic_intraday
 
     if symbols and len(symbols) != len(data):
@@ -50,10 +50,9 @@ def load_symbols(
         if not path.is_file():
             raise TradebrainError(f"--data {path} is not a file; pass a CSV or Parquet file of bars")
         name = symbols[i] if symbols else path.stem
-        reader = read_bars_parquet if path.suffix.lower() in (".parquet", ".pq") else read_bars_csv
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            out.append((name, reader(path, name, tz=tz)))
+            out.append((name, read_bars_file(path, name, tz=tz)))
     out += [(name, load_dataset(name)) for name in datasets]
     out += [(name, synthetic_intraday(name, days=40, seed=i)) for i, name in enumerate(synthetic)]
     if not out:
@@ -77,6 +76,8 @@ class StudyRun:
     run_dir: Path
     report: Path
     study: Study
+    ladder: Any = None
+    """The realism ladder's summary table (a DataFrame), when the study ran it."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the per-(symbol, commission) summary across seeds and every cell."""
@@ -86,6 +87,8 @@ class StudyRun:
             "name": self.name, "run_dir": str(self.run_dir), "report": str(self.report),
             "summary": self.study.table.to_dict("records"), "cells": [cell.row() for cell in self.study.cells],
         }  # fmt: skip
+        if self.ladder is not None:
+            payload["ladder"] = self.ladder.to_dict("records")
         result: dict[str, Any] = finite_json(payload)
         return result
 
@@ -97,9 +100,11 @@ def run_day_trading_study(
     config: DayTradingDeskConfig,
     out: Path,
     progress: bool = True,
+    ladder: bool = False,
 ) -> StudyRun:
     """Train and backtest every (symbol, commission, seed) cell with a progress bar, write the report:
-    shared by `study daytrading` and the desk's demo."""
+    shared by `study daytrading` and the desk's demo. With `ladder`, also re-run every trained cell at
+    each rung of the realism ladder (desks/day_trading/ladder.py): ladder.csv and ladder.png."""
     from tradebrain.desks.day_trading.study import run_study, symbol_data, write_report
     from tradebrain.desks.runs import start_run
 
@@ -119,7 +124,15 @@ def run_day_trading_study(
 
         study = run_study(data, commissions, list(range(seeds)), config, run_dir, on_cell=on_cell)
     report = write_report(study, config, list(range(seeds)))
-    return StudyRun(config.name, run_dir, report, study)
+    summary = None
+    if ladder:
+        from tradebrain.desks.day_trading.ladder import run_ladder, summarise_ladder, write_ladder
+
+        with stderr_console.status("realism ladder: re-running every cell at each rung", spinner="dots"):
+            rows = run_ladder(study.cells, data, config)
+        summary = summarise_ladder(rows)
+        write_ladder(rows, summary, run_dir)
+    return StudyRun(config.name, run_dir, report, study, summary)
 
 
 def _interval(record: Mapping[str, Any], key: str, percent: bool = True) -> str:
@@ -147,6 +160,21 @@ def study_table(records: Sequence[Mapping[str, Any]]) -> Table:
     return table
 
 
+def ladder_table(records: Sequence[Mapping[str, Any]]) -> Table:
+    """The realism ladder: the same trained cells as fills become realistic, against buy-and-hold."""
+    table = Table(title="Realism ladder: the same trained policies on the test sessions (mean over seeds [95% CI])")
+    for column in ("symbol", "commission", "fills", "agent return", "B&H return", "agent - B&H", "agent Sharpe",
+                   "trades/session"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("symbol", "fills") else "right")
+    for r in records:
+        table.add_row(
+            r["symbol"], f"{r['commission']:g}", r["rung"], _interval(r, "total_return"),
+            _interval(r, "bh_total_return"), _interval(r, "excess_return"), _interval(r, "sharpe", False),
+            _interval(r, "trades_per_session", False),
+        )  # fmt: skip
+    return table
+
+
 def evaluation_table(result: Mapping[str, Any]) -> Table:
     """A saved agent and buy-and-hold on the same test sessions."""
     table = Table(title=f"{result['name']}: {result['symbol']}, {result['sessions']} test sessions")
@@ -163,7 +191,11 @@ def evaluation_table(result: Mapping[str, Any]) -> Table:
 def print_result(result: Mapping[str, Any], out: Console) -> None:
     """A study's table (and where its report is), or a saved model's evaluation."""
     if "summary" in result:
-        Console(width=max(out.width, 140)).print(study_table(result["summary"]))
+        wide = Console(width=max(out.width, 140))
+        wide.print(study_table(result["summary"]))
+        if result.get("ladder"):
+            wide.print(ladder_table(result["ladder"]))
+            out.print(f"ladder: [bold]{Path(result['run_dir']) / 'ladder.png'}[/] and ladder.csv")
         out.print(f"report: [bold]{result['report']}[/]   cells: {Path(result['run_dir']) / 'cells.csv'}")
     else:
         out.print(evaluation_table(result))
@@ -184,11 +216,18 @@ def study(
     tz: Annotated[str, typer.Option(help="time zone of naive timestamps in the files")] = "UTC",
     config: Annotated[Path | None, typer.Option(help="YAML day-trading desk config")] = None,
     name: Annotated[str | None, typer.Option(help="run name (folder under --out)")] = None,
+    ladder: Annotated[
+        bool,
+        typer.Option(
+            help="also re-run every trained cell as fills get realistic: close, next open, + spread, + latency"
+        ),
+    ] = False,
     out: OutOption = Path("runs"),
     as_json: JsonOption = False,
 ) -> None:
     """Train (MaskablePPO by default) and backtest out of sample per symbol, commission and seed; compare
-    with buy-and-hold per symbol and for an equal-weight portfolio; write runs/<name>/report.html."""
+    with buy-and-hold per symbol and for an equal-weight portfolio; write runs/<name>/report.html.
+    `--ladder` adds the realism ladder (ladder.csv, ladder.png)."""
     from tradebrain.core.cli import console
     from tradebrain.core.config import load_config, with_updates
     from tradebrain.desks.day_trading.study import DayTradingDeskConfig
@@ -202,7 +241,7 @@ def study(
             load_config(DayTradingDeskConfig, config), {k: v for k, v in updates.items() if v is not None}
         )
         result = run_day_trading_study(
-            sources, _floats(commissions, "commissions"), seeds, desk_config, out, progress=not as_json
+            sources, _floats(commissions, "commissions"), seeds, desk_config, out, progress=not as_json, ladder=ladder
         ).as_dict()
     except TradebrainError as error:
         raise fail(error) from None

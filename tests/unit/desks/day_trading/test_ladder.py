@@ -1,0 +1,79 @@
+"""The realism ladder re-runs the same policies as fills get realistic: the close rung is the study's
+own backtest, each rung after it only adds frictions, and the summary has one row per rung."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tests.unit.desks.day_trading.test_backtest import random_policy
+
+from tradebrain.desks.day_trading.backtest import backtest_days
+from tradebrain.desks.day_trading.day import TradingDay
+from tradebrain.desks.day_trading.ladder import RUNGS, run_ladder, rung_metrics, summarise_ladder, write_ladder
+from tradebrain.desks.day_trading.study import Cell, DayTradingDeskConfig, SymbolData, session_metrics
+from tradebrain.market.venue import VenueConfig
+from tradebrain.rl.export import ExportedPolicy
+
+CONFIG = DayTradingDeskConfig(train_sessions="30", test_sessions="11")
+
+
+@pytest.fixture(scope="module")
+def data(future_bars: pd.DataFrame, future_days: list[TradingDay]) -> SymbolData:
+    return SymbolData("FUT", future_bars, future_days)
+
+
+def _cells(folder: Path, n_inputs: int) -> list[Cell]:
+    cells = []
+    for seed in range(3):
+        path = random_policy(n_inputs, seed).save(folder / f"policy-{seed}.npz")
+        empty = pd.Series(dtype=float)
+        cells.append(Cell("FUT", 0.0, seed, {}, {}, empty, empty, 0.0, path))
+    return cells
+
+
+def test_the_close_rung_is_the_studys_own_backtest(data: SymbolData) -> None:
+    policy = random_policy(data.days[0].features.shape[1] + 2, 0)
+    test_days = data.days[-11:]
+    own = session_metrics(backtest_days(data.bars, test_days, policy, CONFIG.env), test_days)
+    close = rung_metrics(policy, data, CONFIG, 0.0, RUNGS[0].venue)
+    assert close["total_return"] == pytest.approx(own["total_return"], rel=1e-12)
+    assert close["trades_per_session"] == pytest.approx(own["number_of_trades"] / 11)
+
+
+def test_a_spread_costs_the_agent_and_buy_and_hold(data: SymbolData) -> None:
+    policy = random_policy(data.days[0].features.shape[1] + 2, 1)
+    plain = rung_metrics(policy, data, CONFIG, 0.0, VenueConfig(fill="next_open", spread="none"))
+    wide = rung_metrics(policy, data, CONFIG, 0.0, VenueConfig(fill="next_open", spread="fixed", spread_bps=20))
+    assert wide["bh_total_return"] < plain["bh_total_return"]
+    if plain["trades_per_session"] > 0:
+        assert wide["total_return"] < plain["total_return"]
+
+
+def test_ladder_rows_summary_and_files(data: SymbolData, tmp_path: Path) -> None:
+    cells = _cells(tmp_path, data.days[0].features.shape[1] + 2)
+    rows = run_ladder(cells, [data], CONFIG)
+    assert len(rows) == len(cells) * len(RUNGS)
+    summary = summarise_ladder(rows)
+    assert list(summary["rung"]) == [rung.name for rung in RUNGS]
+    assert (summary["seeds"] == 3).all()
+    assert (summary["total_return_lo"] <= summary["total_return"]).all()
+    assert (summary["total_return"] <= summary["total_return_hi"]).all()
+    paths = write_ladder(rows, summary, tmp_path / "run")
+    assert paths["plot"].read_bytes().startswith(b"\x89PNG")
+    assert len(pd.read_csv(paths["summary"])) == len(RUNGS)
+
+
+def test_the_ladder_needs_trained_cells(data: SymbolData) -> None:
+    from tradebrain.core.errors import InputError
+
+    empty = pd.Series(dtype=float)
+    with pytest.raises(InputError, match="exported policy"):
+        run_ladder([Cell("FUT", 0.0, 0, {}, {}, empty, empty, 0.0, None)], [data], CONFIG)
+
+
+def test_exported_policies_round_trip(tmp_path: Path, data: SymbolData) -> None:
+    policy = random_policy(data.days[0].features.shape[1] + 2, 2)
+    loaded = ExportedPolicy.load(policy.save(tmp_path / "p.npz"))
+    assert loaded.n_inputs == policy.n_inputs
