@@ -94,6 +94,27 @@ def _sign(value: float) -> int:
 
 
 @njit(cache=True)
+def _intended(
+    pending: np.ndarray, live: np.ndarray, slot: int, slots: int, delay: int, desired: np.ndarray, book: bool, j: int
+) -> int:
+    """The side symbol j's orders are taking it to: the latest decision still on its way to the venue
+    (latency), else, with working orders, the side they work towards; NO_ORDER when none is pending.
+
+    Why: a policy decides on its position. With orders in flight the filled position lags its own
+    last decision, and a policy that re-decides on the lagging position (a day-trading agent's
+    "hold" keeps the position it sees) would cancel its own orders. Live, a trader knows what it has
+    sent; so does the policy here: it sees the position its orders are taking it to (entry cost
+    unknown until filled, bars held -1), and a hold keeps that course."""
+    for back in range(1, delay):
+        earlier = slot - back if slot - back >= 0 else slot - back + slots
+        if live[earlier] and pending[earlier, j] != NO_ORDER:
+            return int(pending[earlier, j])
+    if book:
+        return int(desired[j])
+    return NO_ORDER
+
+
+@njit(cache=True)
 def _var_returns(daily_close: np.ndarray, n_days: int, window: int, out: np.ndarray) -> int:
     """Write the simple returns of the last `window` completed sessions into `out`; their count
     (0 until there are at least 2)."""
@@ -546,9 +567,13 @@ def simulate(
             if kind == PRECOMPUTED:  # read directly: passing the arrays through decide costs more than the bar
                 target = table[t, j]
             else:
+                seen, cost = position[j], avg_cost[j]
+                if not weights and (delay > 1 or book):
+                    intended = _intended(pending, live, slot, slots, delay, desired, book, j)
+                    if intended != NO_ORDER and intended != _sign(position[j]):
+                        seen, cost, held_bars = float(intended), 0.0, -1  # an order in flight: the policy's own
                 target = decide(
-                    kind, t, j, closes, features, position[j], avg_cost[j], held_bars, bars_left[t], params, table,
-                    policy_state,
+                    kind, t, j, closes, features, seen, cost, held_bars, bars_left[t], params, table, policy_state,
                 )  # fmt: skip
             if weights and target == target:
                 weight_now[j] = target if (target >= 0.0 or allow_short) else 0.0

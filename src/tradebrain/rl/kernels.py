@@ -243,7 +243,10 @@ def masked_mlp_action(
         x[i] = np.float32(features[i])
     in_position = position > 0.0
     x[n_features] = 1.0 if in_position else 0.0
-    x[n_features + 1] = np.float32(price / (avg_cost * (1.0 + commission)) - 1.0) if in_position else 0.0
+    # an entry still on its way to the venue has no cost yet: its return is 0, as at the fill
+    x[n_features + 1] = (
+        np.float32(price / (avg_cost * (1.0 + commission)) - 1.0) if in_position and avg_cost > 0.0 else 0.0
+    )
     if normalise:
         for i in range(n_obs):
             mean = params[MASKED_HEADER + i]

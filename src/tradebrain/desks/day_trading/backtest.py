@@ -62,7 +62,7 @@ class MaskedAgent:
     ) -> float:
         """Target position (1 long, 0 flat) after the policy's masked action at bar t."""
         in_position = position > 0.0
-        pnl = self.position_pnl(float(history[-1]), avg_cost) if in_position else 0.0
+        pnl = self.position_pnl(float(history[-1]), avg_cost) if in_position and avg_cost > 0.0 else 0.0
         obs = observation(features, in_position, pnl, self.config.features)
         mask = action_mask(in_position, max(bars_held, 0), bars_left, self.config.cooldown_bars,
                            self.config.exit_window_bars)  # fmt: skip

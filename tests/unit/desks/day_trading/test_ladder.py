@@ -77,3 +77,22 @@ def test_exported_policies_round_trip(tmp_path: Path, data: SymbolData) -> None:
     policy = random_policy(data.days[0].features.shape[1] + 2, 2)
     loaded = ExportedPolicy.load(policy.save(tmp_path / "p.npz"))
     assert loaded.n_inputs == policy.n_inputs
+
+
+@pytest.mark.parametrize(
+    "venue",
+    [
+        VenueConfig(fill="next_open", spread="range", latency_bars=2),
+        VenueConfig(fill="next_open", spread="range", latency_bars=1, participation=0.1),
+    ],
+    ids=["latency", "participation"],
+)
+def test_the_compiled_agent_decides_as_the_python_one_with_orders_in_flight(
+    data: SymbolData, venue: VenueConfig
+) -> None:
+    policy = random_policy(data.days[0].features.shape[1] + 2, 3)
+    days = data.days[-3:]
+    compiled = backtest_days(data.bars, days, policy, CONFIG.env, venue=venue)
+    python = backtest_days(data.bars, days, policy, CONFIG.env, venue=venue, compiled=False)
+    assert compiled.equity.tolist() == python.equity.tolist()
+    assert len(compiled.fills) == len(python.fills) > 0
