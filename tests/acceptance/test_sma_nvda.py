@@ -4,6 +4,7 @@ holds on every bar, and perturbing the future never changes a past decision."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +82,41 @@ def test_perturbing_the_future_never_changes_a_past_decision(bars: pd.DataFrame)
         assert np.array_equal(np.sign(run.positions[: t + 2]), np.sign(original.positions[: t + 2]))
         assert np.array_equal(run.equity[: t + 1], original.equity[: t + 1])
         assert not np.array_equal(run.equity, original.equity)
+
+
+@pytest.mark.parametrize("commission", [0.0, 0.001])
+def test_next_open_fills_with_commission_match_backtesting_py_to_the_cent(
+    bars: pd.DataFrame, commission: float
+) -> None:
+    """The same SMA(10, 20) strategy in backtesting.py (its default: fill at the next bar's open,
+    all-in whole shares, commission on both sides) makes the same trades at the same prices and ends
+    with the same equity to the cent. `finalize_trades` stays off: backtesting.py would otherwise
+    settle at the last bar in its own way, which is not a fill either engine makes."""
+    from backtesting import Backtest, Strategy
+    from backtesting.lib import crossover
+    from backtesting.test import SMA
+
+    class Crossover(Strategy):  # type: ignore[misc]
+        def init(self) -> None:
+            self.fast = self.I(SMA, self.data.Close, 10)
+            self.slow = self.I(SMA, self.data.Close, 20)
+
+        def next(self) -> None:
+            if crossover(self.fast, self.slow):
+                self.buy()
+            elif crossover(self.slow, self.fast):
+                self.position.close()
+
+    frame = bars.set_index(bars["timestamp"].dt.tz_convert(None))[["open", "high", "low", "close", "volume"]]
+    frame.columns = ["Open", "High", "Low", "Close", "Volume"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its progress bar and pandas notes
+        theirs = Backtest(frame, Crossover, cash=10_000, commission=commission, finalize_trades=False).run()
+    ours = run_backtest(bars, SmaCrossover(10, 20), BacktestConfig(cash=10_000.0, commission=commission))
+    trades = ours.trades_frame()
+    expected = theirs["_trades"]
+    assert len(trades) == len(expected) > 100
+    np.testing.assert_array_equal(trades["quantity"].to_numpy(), expected["Size"].to_numpy())
+    np.testing.assert_array_equal(trades["entry_bar"].to_numpy(), expected["EntryBar"].to_numpy())
+    np.testing.assert_allclose(trades["entry_price"].to_numpy(), expected["EntryPrice"].to_numpy(), rtol=1e-12)
+    assert round(ours.final_equity, 2) == round(float(theirs["Equity Final [$]"]), 2)
