@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.unit.backtest.helpers import Schedule, same_run
 
 from tradebrain.backtest import ledger
 from tradebrain.backtest.baselines import BuyAndHold, RandomTarget, SmaCrossover
-from tradebrain.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from tradebrain.backtest.engine import BacktestConfig, run_backtest
 from tradebrain.core.errors import InputError
 from tradebrain.data.sources.synthetic import random_walk_bars
 from tradebrain.market.venue import OPTIMISTIC_LABEL, VenueConfig
@@ -36,27 +37,9 @@ def bars_of(opens: list[float], closes: list[float], spread: float = 0.0) -> pd.
     )
 
 
-class Schedule:
-    """Targets from a fixed list (the target of bar t is schedule[t])."""
-
-    name = "schedule"
-
-    def __init__(self, schedule: list[float]) -> None:
-        self.schedule = np.asarray(schedule, float)
-
-    def target(self, history: np.ndarray) -> float:
-        return float(self.schedule[len(history) - 1])
-
-
 def two_symbols(n: int = 600, seed: int = 0) -> pd.DataFrame:
     frames = [random_walk_bars(n, s, "2024-01-01", seed=seed + i, freq="h") for i, s in enumerate("AB")]
     return pd.concat(frames, ignore_index=True)
-
-
-def same_run(a: BacktestResult, b: BacktestResult) -> None:
-    assert np.array_equal(a.equity, b.equity)
-    assert np.array_equal(a.positions, b.positions)
-    assert np.array_equal(a.fill_table, b.fill_table)
 
 
 def test_a_fixed_spread_is_paid_on_both_sides_by_hand() -> None:

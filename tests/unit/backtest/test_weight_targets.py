@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.unit.backtest.helpers import Schedule, same_run
 
 from tradebrain.backtest.baselines import RandomTarget, SmaCrossover
-from tradebrain.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from tradebrain.backtest.engine import BacktestConfig, run_backtest
 from tradebrain.backtest.vectorized import run_vectorized
 from tradebrain.core.errors import InputError
 from tradebrain.data.sources.synthetic import random_walk_bars
@@ -33,18 +34,6 @@ def bars_of(closes: list[float], symbol: str = "X") -> pd.DataFrame:
     )
 
 
-class Schedule:
-    """Targets from a fixed list (the target of bar t is schedule[t])."""
-
-    name = "schedule"
-
-    def __init__(self, schedule: list[float]) -> None:
-        self.schedule = np.asarray(schedule, float)
-
-    def target(self, history: np.ndarray) -> float:
-        return float(self.schedule[len(history) - 1])
-
-
 class Weights:
     """Random weights in [low, 1], a new one every `every` bars, per symbol (seeded by the history length)."""
 
@@ -59,12 +48,6 @@ class Weights:
 
     def targets(self, closes: np.ndarray) -> np.ndarray:
         return self.values[(np.arange(len(closes)) + 1) // self.every]
-
-
-def same_run(a: BacktestResult, b: BacktestResult) -> None:
-    assert np.array_equal(a.equity, b.equity)
-    assert np.array_equal(a.positions, b.positions)
-    assert np.array_equal(a.fill_table, b.fill_table)
 
 
 def test_sign_targets_are_weights_of_one_on_one_symbol() -> None:

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.unit.backtest.helpers import Schedule, same_run
 
 from tradebrain.backtest import ledger
 from tradebrain.backtest.baselines import BuyAndHold, RandomTarget, SmaCrossover
-from tradebrain.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from tradebrain.backtest.engine import BacktestConfig, run_backtest
 from tradebrain.data.sources.synthetic import random_walk_bars
 from tradebrain.market.venue import VenueConfig
 from tradebrain.risk import RiskGate, RiskLimits
@@ -29,24 +30,6 @@ def flat_bars(n: int, price: float = 10.0, volume: float = 1000.0, symbol: str =
             "volume": volume,
         }
     )
-
-
-class Schedule:
-    """Targets from a fixed list (the target of bar t is schedule[t])."""
-
-    name = "schedule"
-
-    def __init__(self, schedule: list[float]) -> None:
-        self.schedule = np.asarray(schedule, float)
-
-    def target(self, history: np.ndarray) -> float:
-        return float(self.schedule[len(history) - 1])
-
-
-def same_run(a: BacktestResult, b: BacktestResult) -> None:
-    assert np.array_equal(a.equity, b.equity)
-    assert np.array_equal(a.positions, b.positions)
-    assert np.array_equal(a.fill_table, b.fill_table)
 
 
 def test_a_10_percent_cap_on_1000_share_bars_fills_100_and_carries_the_rest() -> None:
