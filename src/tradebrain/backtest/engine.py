@@ -66,7 +66,8 @@ import pandas as pd
 from tradebrain.backtest import ledger, loop
 from tradebrain.core.errors import InputError, TradebrainError
 from tradebrain.core.types import Fill, Order
-from tradebrain.market.venue import OPTIMISTIC_LABEL, VenueConfig, half_spread
+from tradebrain.market.fills import market_delay
+from tradebrain.market.venue import OPTIMISTIC_LABEL, TIMING_CODES, VenueConfig, half_spread
 from tradebrain.risk import rules
 from tradebrain.risk.gate import RiskEvent as GateEvent
 from tradebrain.risk.gate import RiskGate, review_reason
@@ -212,10 +213,9 @@ class BacktestConfig:
 
 
 def fill_delay(venue: VenueConfig, latency: int) -> int:
-    """Bars from a decision (at bar t's close) to its fill, given the latency in bars: close timing
-    fills at bar t + latency (at t's close when 0, else at that bar's open); the next-bar timings are
-    close timing with one bar of latency built in and fill at bar t + 1 + latency (market/fills.py)."""
-    return latency if venue.fill == "close" else latency + 1
+    """Bars from a decision (at bar t's close) to its fill, given the latency in bars: the venue's
+    rule (market/fills.py `market_delay`): t + latency for close timing, t + 1 + latency otherwise."""
+    return int(market_delay(TIMING_CODES[venue.fill], latency))
 
 
 @dataclass(frozen=True)

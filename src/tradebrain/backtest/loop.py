@@ -295,10 +295,10 @@ def _rebalance(
 
 @njit(cache=True)
 def _working(orders: np.ndarray, n_orders: int, k: int) -> np.ndarray:
-    """The signed quantity still working per symbol."""
-    working = np.zeros(k)
-    for i in range(n_orders):
-        working[int(orders[i, ORD_SYMBOL])] += orders[i, ORD_REMAINING]
+    """The signed quantity still working per symbol (the venue's `working_quantity` of each)."""
+    working = np.empty(k)
+    for j in range(k):
+        working[j] = venue_fills.working_quantity(orders, n_orders, j)
     return working
 
 

@@ -194,6 +194,15 @@ def volume_taken(fills: np.ndarray, n_fills: int, t: int, symbol: int) -> float:
 
 # Inlined into its (compiled) callers: passing fourteen arrays to a call that is not inlined costs about
 # 160 ns of argument passing and reference counting, more than matching a bar's orders.
+@njit(cache=True)
+def market_delay(timing: int, latency: int) -> int:
+    """Bars from a market order's decision bar to its fill bar, the rule of the module docstring:
+    close timing fills `latency` bars later (on the decision bar itself without latency), the
+    next-bar timings one bar later still. Every caller (the order book here, the backtest's
+    fast path) asks this function, so the rule is written once."""
+    return latency if timing == TIMING_CLOSE else latency + 1
+
+
 @njit(cache=True, inline="always")
 def match_orders(
     orders: np.ndarray,
@@ -240,7 +249,7 @@ def match_orders(
         submit = orders[i, ORD_SUBMIT]
         is_limit = not math.isnan(limit)
         later = t > submit
-        waits = 0 if (timing == TIMING_CLOSE or is_limit) else 1  # next-bar timings: one bar after arrival
+        waits = 0 if is_limit else market_delay(timing, 0)  # beyond its arrival (active-from) bar
         quantity = 0.0
         if (
             t >= orders[i, ORD_ACTIVE] + waits
