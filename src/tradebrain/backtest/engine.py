@@ -48,9 +48,19 @@ n_symbols)). Every order passes the risk gate when one is given (its VaR rule us
 returns of the completed UTC sessions). Fill price = reference * (1 + half spread + slippage) for
 buys and * (1 - half spread - slippage) for sells, the half spread being the venue's estimate for
 the fill bar (none, fixed, from the high-low range, or quoted); fee = max(fee rate * |quantity| *
-price + fee per share * |quantity|, minimum fee) + fixed_fee per order. The entry size accounts for
+price + fee per share * |quantity|, minimum fee) + fixed_fee per order. With the venue's
+square-root impact the cost fraction also holds coefficient * sigma * sqrt(|quantity| / bar volume),
+sigma the volatility of log returns over the venue's `volatility_window` bars before the fill bar
+(market/venue.py `bar_volatility`, known before the bar); the fill price then depends on the
+quantity, and the all-in entry is the largest size whose own price and fees fit the budget (a short
+bracket-and-bisect search, market/fills.py `affordable_with_impact`). The entry size accounts for
 all of these, so cash never goes negative. Balances compound: each entry spends what the account
 has then.
+
+Limit orders (`orders="limit"`, see BacktestConfig) work in the venue's book like the orders of a
+participation cap: priced at the deciding bar's close moved `limit_offset_bps` in the trader's
+favour, filled at their limit or better on a bar that trades through it, cancelled by the next
+differing decision, and expired with the session under `flat_at_close`.
 """
 
 from __future__ import annotations
@@ -67,7 +77,7 @@ from tradebrain.backtest import ledger, loop
 from tradebrain.core.errors import InputError, TradebrainError
 from tradebrain.core.types import Fill, Order
 from tradebrain.market.fills import market_delay
-from tradebrain.market.venue import OPTIMISTIC_LABEL, TIMING_CODES, VenueConfig, half_spread
+from tradebrain.market.venue import OPTIMISTIC_LABEL, TIMING_CODES, VenueConfig, bar_volatility, fill_inputs
 from tradebrain.risk import rules
 from tradebrain.risk.gate import RiskEvent as GateEvent
 from tradebrain.risk.gate import RiskGate, review_reason
@@ -77,6 +87,8 @@ from tradebrain.rl.kernels import PolicyKernel
 
 FillTiming = Literal["next-open", "close"]
 TargetKind = Literal["sign", "weight"]
+OrderKind = Literal["market", "limit"]
+BPS = 1e4
 LEGACY_FILLS: dict[str, Literal["next_open", "close"]] = {"next-open": "next_open", "close": "close"}
 NANOS_PER_DAY = rules.NANOS_PER_DAY
 _NO_LIMITS = rules.limits_vector(RiskLimits())  # every limit off
@@ -101,7 +113,19 @@ class BacktestConfig:
     rate), `slippage_bps`, no spread and no latency, so existing callers keep their numbers.
     With `venue`, those fields are aliases of the venue's `fill`, `fee_rate` and `slippage_bps`:
     one of the two may be set, not both differently. `fixed_fee` ($ per order) is added to the
-    venue's fees either way.
+    venue's fees either way. The venue's square-root impact (`impact="sqrt"`) is charged on every
+    market fill, and all-in entries are sized for it (market/fills.py `affordable_with_impact`);
+    it needs a volume column.
+
+    `orders="market"` (default): every entry and exit is a market order. `orders="limit"`: every
+    entry and exit the loop sends is a limit order priced at the deciding bar's close moved
+    `limit_offset_bps` in the trader's favour (a buy at close * (1 - offset), a sell at
+    close * (1 + offset)); it works in the venue's book, filling only on a bar that trades through
+    its limit, at the open when the open is already through, else at the limit (never worse,
+    market/fills.py `limit_fill`, no spread, slippage or impact on top), until it fills or the next
+    differing decision cancels it. Under `flat_at_close` working orders expire with the session,
+    whose forced exit at its last bar stays a market order at the close. Limit orders need high
+    and low columns; weight targets with limit orders are refused.
     """
 
     cash: float = 10_000.0
@@ -116,6 +140,8 @@ class BacktestConfig:
     cash_fraction: float = 1.0
     venue: VenueConfig | None = None
     targets: TargetKind = "sign"
+    orders: OrderKind = "market"
+    limit_offset_bps: float | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.cash) and self.cash > 0):
@@ -134,6 +160,7 @@ class BacktestConfig:
             raise InputError(f"targets must be 'sign' or 'weight', got {self.targets!r}")
         if self.targets == "weight" and self.venue is not None and self.venue.participation is not None:
             raise InputError("weight targets with a participation cap are not modelled yet; use targets='sign'")
+        self._check_orders()
         if self.venue is not None:
             clashes = [
                 f"{name}={getattr(self, name)!r} and venue.{alias}={getattr(self.venue, alias)!r}"
@@ -144,13 +171,36 @@ class BacktestConfig:
                 clashes.append(f"fill='close' and venue.fill={self.venue.fill!r}")
             if clashes:
                 raise InputError(f"{'; '.join(clashes)} both given; set each once (on the venue)")
-            unsupported = []
-            if self.venue.impact != "none" and self.venue.impact_coefficient > 0:
-                unsupported.append(f"impact={self.venue.impact!r}")
-            if unsupported:
+
+    def _check_orders(self) -> None:
+        """Refuse an order style that cannot be priced, naming the field: an unknown `orders`, a
+        limit order without `limit_offset_bps`, an offset that is negative, not finite or 100% or
+        more (a buy limit at or below 0), an offset given with market orders, and limit orders with
+        weight targets (not modelled)."""
+        if self.orders not in ("market", "limit"):
+            raise InputError(f"orders must be 'market' or 'limit', got {self.orders!r}")
+        offset = self.limit_offset_bps
+        if self.orders == "market":
+            if offset is not None:
                 raise InputError(
-                    f"the backtest loop does not model {', '.join(unsupported)} yet; leave them unset in the venue"
+                    f"limit_offset_bps={offset!r} prices limit orders, but orders='market'; "
+                    "set orders='limit' or leave limit_offset_bps unset"
                 )
+            return
+        if offset is None:
+            raise InputError(
+                "orders='limit' needs limit_offset_bps: a limit order needs a price (the deciding bar's close moved "
+                "limit_offset_bps in the trader's favour); e.g. limit_offset_bps=5, or 0 for a limit at the close"
+            )
+        if not (isinstance(offset, int | float) and math.isfinite(offset) and 0 <= offset < BPS):
+            raise InputError(
+                f"limit_offset_bps must be a finite number of basis points in [0, {BPS:g}), got {offset!r}; "
+                "it moves each limit price in the trader's favour (5 = 0.05%)"
+            )
+        if self.targets == "weight":
+            raise InputError(
+                "weight targets with limit orders are not modelled yet; use targets='sign' or orders='market'"
+            )
 
     @property
     def venue_config(self) -> VenueConfig:
@@ -182,6 +232,8 @@ class BacktestConfig:
         text = venue.label()
         if venue.optimistic and not self.optimistic:  # close timing delayed by latency fills at an open
             text = text.replace(OPTIMISTIC_LABEL, "close timing + latency (next open)")
+        if self.orders == "limit":
+            text += f", limit orders {self.limit_offset_bps:g} bps"
         return text
 
     @property
@@ -209,6 +261,9 @@ class BacktestConfig:
         vector[ledger.CFG_DELAY] = float(delay)
         vector[ledger.CFG_CHECK] = float(self.check_identity)
         vector[ledger.CFG_CASH_FRACTION] = self.cash_fraction
+        vector[ledger.CFG_IMPACT] = venue.impact_coefficient if venue.impact == "sqrt" else 0.0
+        offset = self.limit_offset_bps
+        vector[ledger.CFG_LIMIT_OFFSET] = offset / BPS if self.orders == "limit" and offset is not None else np.nan
         return vector
 
 
@@ -538,61 +593,55 @@ def _venue_inputs(
 
     A bad venue for these bars (a range spread without high/low, a latency as long as the
     session when positions close each session) raises InputError before anything runs."""
-    venue = config.venue_config
-    if venue.spread == "none":
-        spread = np.zeros_like(market.close)
-    else:
-        if venue.spread in ("range", "quoted") and (market.high is None or market.low is None):
-            raise InputError(f"spread {venue.spread!r} needs high and low columns; the bars have none")
-        high = market.high if market.high is not None else market.close
-        low = market.low if market.low is not None else market.close
-        spread = np.ascontiguousarray(half_spread(high, low, market.close, venue), dtype=float)
-    bar_duration: pd.Timedelta | None = None
-    if venue.latency_ms > 0 and len(market.timestamps) > 1:  # the typical bar maps milliseconds onto bars
-        steps = np.diff(market.timestamps.as_unit("ns").asi8)
-        bar_duration = pd.Timedelta(int(np.median(steps)), unit="ns")
     session_bars = None
     if config.flat_at_close:  # orders still on their way expire with the session
         ends = np.flatnonzero(session_last)
         session_bars = int(np.diff(np.concatenate([[-1], ends])).max())
-    try:
-        latency = venue.latency_in_bars(bar_duration, session_bars)
-    except TradebrainError as error:
-        raise InputError(str(error)) from None
-    references = market.open
-    if venue.fill in ("next_vwap", "next_typical"):
-        if market.high is None or market.low is None:
-            raise InputError(f"fill {venue.fill!r} needs high and low columns; the bars have none")
-        references = (market.high + market.low + market.close) / 3.0
-        if venue.fill == "next_vwap" and market.vwap is not None:
-            references = np.where(np.isfinite(market.vwap), market.vwap, references)
-    delay = fill_delay(venue, latency)
-    if session_bars is not None and delay >= session_bars:
-        raise InputError(
-            f"fills come {delay} bars after each decision ({venue.fill} + latency {latency}) but sessions have at "
-            f"most {session_bars} bars, and orders expire with the session; lower the latency"
-        )
-    return np.ascontiguousarray(references), spread, delay
+    inputs = fill_inputs(
+        config.venue_config, market.open, market.high, market.low, market.close, market.vwap, market.timestamps,
+        session_bars,
+    )  # fmt: skip
+    return inputs.references, inputs.half_spread, inputs.delay
 
 
 def _book_inputs(market: Market, config: BacktestConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The arrays the venue's working-order book needs under a participation cap: (open, high, low,
-    VWAP, volume) per bar and symbol, the per-bar volatility (no impact yet: zeros) and the venue's
-    V_* settings; empty without a cap."""
+    """The arrays the venue's working-order book and its impact need: (open, high, low, VWAP,
+    volume) per bar and symbol, the per-bar volatility behind square-root impact (market/venue.py
+    `bar_volatility` over the venue's `volatility_window`, known before each bar; zeros without
+    impact) and the venue's V_* settings. Empty without a participation cap, limit orders and
+    impact, so the fast path carries nothing it does not read.
+
+    Refuses, naming the column, bars without volume under a cap or impact (the volume scales both)
+    and bars without high and low with limit orders (a limit fills only on a bar trading through it)."""
     n, k = market.close.shape
     venue = config.venue_config
-    if venue.participation is None:
+    capped = venue.participation is not None
+    impact = venue.impact == "sqrt" and venue.impact_coefficient > 0
+    limit = config.orders == "limit"
+    if not (capped or impact or limit):
         return np.empty((5, 0, k)), np.empty((0, k)), np.empty(0)
-    if market.volume is None:
-        raise InputError("a participation cap needs a volume column; the bars have none")
-    if not (np.isfinite(market.volume).all() and (market.volume >= 0).all()):
-        raise InputError("volume must be finite and >= 0 under a participation cap; validate the bars")
+    volume = market.volume
+    if capped or impact:
+        needs = "a participation cap" if capped else f"square-root impact (impact={venue.impact!r})"
+        if volume is None:
+            raise InputError(f"{needs} needs a volume column; the bars have none")
+        if not (np.isfinite(volume).all() and (volume >= 0).all()):
+            raise InputError(f"volume must be finite and >= 0 under {needs}; validate the bars")
+    if limit and (market.high is None or market.low is None):
+        raise InputError(
+            "orders='limit' needs high and low columns (a limit order fills only on a bar trading through its "
+            "limit); the bars have none"
+        )
     high = market.high if market.high is not None else np.maximum(market.open, market.close)
     low = market.low if market.low is not None else np.minimum(market.open, market.close)
     vwap = market.vwap if market.vwap is not None else np.full((n, k), np.nan)
-    bars = np.ascontiguousarray(np.stack([market.open, high, low, vwap, market.volume]))
+    volumes = volume if volume is not None else np.full((n, k), np.nan)  # read only under a cap or impact
+    bars = np.ascontiguousarray(np.stack([market.open, high, low, vwap, volumes]))
+    sigmas = np.zeros((n, k))
+    if impact:
+        sigmas = np.ascontiguousarray(bar_volatility(market.close, venue.volatility_window), dtype=float)
     params = venue.model_copy(update={"latency_bars": 0, "latency_ms": 0.0}).params(whole_shares=not config.fractional)
-    return bars, np.zeros((n, k)), params
+    return bars, sigmas, params
 
 
 def _gate_events(events: np.ndarray, market: Market, limits: RiskLimits) -> list[GateEvent]:

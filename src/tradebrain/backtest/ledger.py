@@ -7,14 +7,15 @@ Layouts: `account` = [cash, realised PnL, fees paid]; a fill row = [bar, symbol,
 fee]; `config` = the CFG_* slots below (see BacktestConfig for their meaning).
 
 Prices and fees are the simulated venue's own compiled rules (market/fills.py), so the backtest
-fills as the envs and the paper broker do: a buy pays reference * (1 + half spread + slippage), a
-sell receives reference * (1 - half spread - slippage); a ticket costs max(fee rate * |quantity| *
-price + fee per share * |quantity|, minimum fee), plus the backtest's fixed fee per order.
+fills as the envs and the paper broker do: a buy pays reference * (1 + half spread + slippage +
+impact), a sell receives reference * (1 - half spread - slippage - impact), the impact being the
+venue's square-root impact of the fill's own quantity (`sqrt_impact`; 0 when CFG_IMPACT is 0); a
+ticket costs max(fee rate * |quantity| * price + fee per share * |quantity|, minimum fee), plus the
+backtest's fixed fee per order. With impact the price depends on the quantity, so all-in entries
+are sized by the venue's search (`affordable_with_impact`, see `impact_entry_size`).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import njit
@@ -30,7 +31,9 @@ CFG_CASH, CFG_COMMISSION, CFG_FIXED_FEE, CFG_SLIPPAGE, CFG_FRACTIONAL, CFG_SHORT
 CFG_CHECK, CFG_CASH_FRACTION, CFG_FEE_PER_SHARE, CFG_MIN_FEE = 7, 8, 9, 10
 CFG_PARTICIPATION = 11  # NaN: no cap; else the venue's participation cap and its working orders
 CFG_WEIGHTS = 12  # 1: targets are fractions of NAV per symbol; 0: only their sign counts
-CFG_SIZE = 13
+CFG_IMPACT = 13  # the venue's square-root impact coefficient; 0: no impact (and no extra work per fill)
+CFG_LIMIT_OFFSET = 14  # NaN: market orders; else limit orders this fraction of the decision close better
+CFG_SIZE = 15
 CFG_NEXT_OPEN = CFG_DELAY  # the old name: a delay of 1 bar is the next-open fill (see backtest/loop.py)
 TRADE_COLUMNS = (
     "symbol", "quantity", "entry_bar", "exit_bar", "entry_price", "exit_price", "pnl", "fees",
@@ -59,13 +62,48 @@ def entry_size(budget: float, price: float, config: np.ndarray) -> float:
     """Shares an all-in entry buys (or shorts) at `price` (spread and slippage included) with
     `budget` after every fee, so the fill never spends more than the budget: whole shares unless
     fractional; 0 if unaffordable."""
-    per_share = price * (1.0 + config[CFG_COMMISSION]) + config[CFG_FEE_PER_SHARE]
-    affordable = (budget - config[CFG_FIXED_FEE]) / per_share
-    if config[CFG_MIN_FEE] > 0.0:  # when the minimum binds the fee is the minimum, not the linear one
-        affordable = min(affordable, (budget - config[CFG_FIXED_FEE] - config[CFG_MIN_FEE]) / price)
-    if not affordable > 0:
-        return 0.0
-    return affordable if config[CFG_FRACTIONAL] != 0.0 else float(math.floor(affordable))
+    return float(
+        venue_fills.affordable_quantity(
+            budget, price, config[CFG_COMMISSION], config[CFG_FEE_PER_SHARE], config[CFG_MIN_FEE],
+            config[CFG_FIXED_FEE], config[CFG_FRACTIONAL] != 0.0,
+        )
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def impact_entry_size(
+    budget: float, reference: float, side: int, half_spread: float, volume: float, sigma: float, config: np.ndarray
+) -> float:
+    """Shares an all-in entry on `side` buys (or shorts) with `budget` at `reference`, every cost
+    included: with impact (CFG_IMPACT > 0) the largest size whose own impact-raised fill price and
+    fees fit the budget (market/fills.py `affordable_with_impact`: a short bracket-and-bisect
+    search, never overspending), `volume` and `sigma` being the fill bar's; without impact exactly
+    `entry_size` at the impact-free fill price, with no extra work."""
+    coefficient = config[CFG_IMPACT]
+    if coefficient == 0.0:
+        return entry_size(budget, fill_price(reference, side, half_spread, config), config)
+    return float(
+        venue_fills.affordable_with_impact(
+            budget, reference, side, half_spread, config[CFG_SLIPPAGE], volume, sigma, coefficient,
+            config[CFG_COMMISSION], config[CFG_FEE_PER_SHARE], config[CFG_MIN_FEE], config[CFG_FIXED_FEE],
+            config[CFG_FRACTIONAL] != 0.0,
+        )
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def impact_fill_price(
+    reference: float, quantity: float, half_spread: float, volume: float, sigma: float, config: np.ndarray
+) -> float:
+    """The fill price of a market order of signed `quantity` at `reference`: `fill_price` plus the
+    venue's square-root impact of that quantity on a bar of `volume` shares and volatility `sigma`
+    (computed only when CFG_IMPACT > 0; without impact it is `fill_price`, bit for bit)."""
+    side = 1 if quantity > 0 else -1
+    coefficient = config[CFG_IMPACT]
+    if coefficient == 0.0:
+        return fill_price(reference, side, half_spread, config)
+    impact = venue_fills.sqrt_impact(quantity, volume, sigma, coefficient)
+    return float(venue_fills.market_price(reference, side, half_spread, config[CFG_SLIPPAGE], impact))
 
 
 @njit(cache=True)
@@ -90,14 +128,17 @@ def execute(
     quantity: float,
     reference: float,
     half_spread: float,
+    volume: float,
+    sigma: float,
     bar: int,
     config: np.ndarray,
 ) -> int:
-    """Fill `quantity` shares of symbol j at `reference` plus the half spread and slippage, paying
-    the ticket's fee; records it in `fills` (which has room) and returns the number of fills."""
+    """Fill `quantity` shares of symbol j at `reference` plus the half spread, the slippage and
+    (with CFG_IMPACT) its square-root impact on a bar of `volume` shares and volatility `sigma`,
+    paying the ticket's fee; records it in `fills` (which has room) and returns the number of fills."""
     if quantity == 0.0:
         return n_fills
-    price = fill_price(reference, 1 if quantity > 0 else -1, half_spread, config)
+    price = impact_fill_price(reference, quantity, half_spread, volume, sigma, config)
     fee = ticket_fee(quantity, price, config)
     fills[n_fills, FILL_BAR] = bar
     fills[n_fills, FILL_SYMBOL] = j

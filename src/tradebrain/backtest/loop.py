@@ -8,9 +8,12 @@ with identical arithmetic, since the book (backtest/ledger.py), the venue's fill
 in both cases. Timing, sizing and costs are documented in backtest/engine.py.
 
 Three ways to trade, chosen by the config: sign targets filled whole at the fill bar (`_move_to`,
-the default); target weights of NAV (`_rebalance`, CFG_WEIGHTS); and, under a participation cap,
-orders working in the venue's book with partial fills (`_book_submit`, `_book_match`). Decisions
-travel to the venue through a ring of `delay` slots (config[CFG_DELAY] bars from decision to fill).
+the default); target weights of NAV (`_rebalance`, CFG_WEIGHTS); and, under a participation cap or
+with limit orders (CFG_LIMIT_OFFSET), orders working in the venue's book with partial fills
+(`_book_submit`, `_book_match`). Decisions travel to the venue through a ring of `delay` slots
+(config[CFG_DELAY] bars from decision to fill). With the venue's square-root impact (CFG_IMPACT)
+every market fill, on any of the three ways, pays the impact of its own quantity and all-in entries
+are sized for it; without it no bar does any extra work (`_impact_inputs`).
 
 At bar t the policy sees symbol j's closes up to and including t (nothing later) and its
 point-in-time observation row at t (`features`, may be empty): `kernels.decide` hands it exactly
@@ -39,6 +42,8 @@ from tradebrain.backtest.ledger import (
     CFG_DELAY,
     CFG_FIXED_FEE,
     CFG_FRACTIONAL,
+    CFG_IMPACT,
+    CFG_LIMIT_OFFSET,
     CFG_PARTICIPATION,
     CFG_SHORT,
     CFG_WEIGHTS,
@@ -52,11 +57,13 @@ from tradebrain.backtest.ledger import (
     entry_size,
     execute,
     fill_price,
+    impact_entry_size,
+    impact_fill_price,
     ticket_fee,
 )
 from tradebrain.core.numba_cache import refresh_cache
 from tradebrain.market import fills as venue_fills
-from tradebrain.market.fills import ORD_REMAINING, ORD_SYMBOL
+from tradebrain.market.fills import ORD_LIMIT, ORD_REMAINING, ORD_SYMBOL
 from tradebrain.risk import rules, var
 from tradebrain.rl import kernels, trade_masks
 from tradebrain.rl.kernels import PRECOMPUTED, decide
@@ -140,6 +147,16 @@ def _book_value(position: np.ndarray, prices: np.ndarray) -> tuple[float, float]
 
 
 @njit(cache=True)
+def _impact_inputs(volumes: np.ndarray, sigmas: np.ndarray, t: int, j: int, config: np.ndarray) -> tuple[float, float]:
+    """(volume, sigma) of symbol j on bar t, what square-root impact scales with; (0, 0) without
+    impact, whose (bars, symbols) arrays may be empty. Read per fill rather than sliced per bar, so
+    the loop without impact does no extra work on any bar."""
+    if config[CFG_IMPACT] == 0.0:
+        return 0.0, 0.0
+    return volumes[t, j], sigmas[t, j]
+
+
+@njit(cache=True)
 def _submit(
     account: np.ndarray,
     position: np.ndarray,
@@ -153,6 +170,8 @@ def _submit(
     quantity: float,
     prices: np.ndarray,
     spreads: np.ndarray,
+    volumes: np.ndarray,
+    sigmas: np.ndarray,
     t: int,
     day: int,
     config: np.ndarray,
@@ -163,7 +182,8 @@ def _submit(
     n_returns: int,
 ) -> tuple[int, int]:
     """Put one order through the risk gate (if any) and fill what it approves at prices[j] (plus
-    the half spread spreads[j] and the slippage); returns the fill and event counts."""
+    the half spread spreads[j], the slippage and, with impact, its square-root impact on a bar of
+    volumes[t, j] shares and volatility sigmas[t, j]); returns the fill and event counts."""
     if use_gate:
         held, gross = _book_value(position, prices)
         nav = account[CASH] + held
@@ -181,9 +201,11 @@ def _submit(
             n_events += 1
         # whole shares stay whole: rounding towards zero keeps every limit (risk/gate.py)
         quantity = approved if config[CFG_FRACTIONAL] != 0.0 else float(np.trunc(approved))
+    volume, sigma = _impact_inputs(volumes, sigmas, t, j, config)
     n_fills = execute(
-        account, position, avg_cost, entry_bar, fills, n_fills, j, quantity, prices[j], spreads[j], t, config
-    )
+        account, position, avg_cost, entry_bar, fills, n_fills, j, quantity, prices[j], spreads[j], volume, sigma, t,
+        config,
+    )  # fmt: skip
     return n_fills, n_events
 
 
@@ -201,6 +223,8 @@ def _move_to(
     desired: int,
     prices: np.ndarray,
     spreads: np.ndarray,
+    volumes: np.ndarray,
+    sigmas: np.ndarray,
     t: int,
     day: int,
     config: np.ndarray,
@@ -210,15 +234,16 @@ def _move_to(
     var_buffer: np.ndarray,
     n_returns: int,
 ) -> tuple[int, int]:
-    """Close symbol j's position if its sign differs from `desired`, then open an all-in one;
-    returns the fill and event counts."""
+    """Close symbol j's position if its sign differs from `desired`, then open an all-in one (sized
+    with its own impact when the venue charges impact, see ledger `impact_entry_size`); returns
+    the fill and event counts."""
     current = _sign(position[j])
     if current == desired:
         return n_fills, n_events
     if current != 0:
         n_fills, n_events = _submit(
             account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, -position[j], prices,
-            spreads, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
+            spreads, volumes, sigmas, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
         )  # fmt: skip
     if desired != 0 and position[j] == 0.0:
         k = position.shape[0]
@@ -227,11 +252,12 @@ def _move_to(
             held, _ = _book_value(position, prices)
             budget = min(account[CASH], (account[CASH] + held) / k)
         budget = budget * config[CFG_CASH_FRACTION]
-        size = entry_size(budget, fill_price(prices[j], desired, spreads[j], config), config)
+        volume, sigma = _impact_inputs(volumes, sigmas, t, j, config)
+        size = impact_entry_size(budget, prices[j], desired, spreads[j], volume, sigma, config)
         if size > 0.0:
             n_fills, n_events = _submit(
                 account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, desired * size, prices,
-                spreads, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
+                spreads, volumes, sigmas, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
             )  # fmt: skip
     return n_fills, n_events
 
@@ -250,6 +276,8 @@ def _rebalance(
     weight: float,
     prices: np.ndarray,
     spreads: np.ndarray,
+    volumes: np.ndarray,
+    sigmas: np.ndarray,
     t: int,
     day: int,
     config: np.ndarray,
@@ -269,7 +297,7 @@ def _rebalance(
     if current != 0 and current != desired:
         n_fills, n_events = _submit(
             account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, -position[j], prices,
-            spreads, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
+            spreads, volumes, sigmas, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
         )  # fmt: skip
     if desired == 0:
         return n_fills, n_events
@@ -280,7 +308,8 @@ def _rebalance(
     quantity = 0.0
     if target > have:
         budget = min(account[CASH] * config[CFG_CASH_FRACTION], target - have)
-        quantity = desired * entry_size(budget, price, config)
+        volume, sigma = _impact_inputs(volumes, sigmas, t, j, config)
+        quantity = desired * impact_entry_size(budget, prices[j], desired, spreads[j], volume, sigma, config)
     elif target < have:
         keep = target / price if config[CFG_FRACTIONAL] != 0.0 else float(np.floor(target / price))
         quantity = -desired * (abs(position[j]) - keep)
@@ -288,7 +317,7 @@ def _rebalance(
     if abs(quantity) * price > MIN_REBALANCE * abs(account[CASH] + held):
         n_fills, n_events = _submit(
             account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, quantity, prices, spreads,
-            t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
+            volumes, sigmas, t, day, config, use_gate, limits, gate_state, var_buffer, n_returns,
         )  # fmt: skip
     return n_fills, n_events
 
@@ -303,6 +332,15 @@ def _working(orders: np.ndarray, n_orders: int, k: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _limit_for(close: float, side: int, offset: float) -> float:
+    """The limit price of a `side` order (1 buy, -1 sell) decided at `close`: the close moved the
+    `offset` (a fraction) in the trader's favour, close * (1 - offset) for a buy and
+    close * (1 + offset) for a sell, so a limit order never pays more than the decision's close
+    less the offset (the ORD_LIMIT of market/venue.py `limit_price` for kind 'limit')."""
+    return close * (1.0 - offset) if side > 0 else close * (1.0 + offset)
+
+
+@njit(cache=True)
 def _book_submit(
     account: np.ndarray,
     position: np.ndarray,
@@ -314,6 +352,9 @@ def _book_submit(
     desired: np.ndarray,
     references: np.ndarray,
     spreads: np.ndarray,
+    volumes: np.ndarray,
+    sigmas: np.ndarray,
+    decision_close: np.ndarray,
     t: int,
     submit_bar: int,
     day: int,
@@ -325,11 +366,19 @@ def _book_submit(
     n_returns: int,
 ) -> tuple[int, int, int]:
     """Submit, for every symbol whose position differs from its desired side and that has nothing
-    working, the order that moves it: a close of the whole position, or (when flat) an all-in entry
-    sized at this bar's fill price. Each order passes the risk gate counting the working orders as
-    held (a working buy uses room under the limits). Returns the order count, the next order id and
-    the event count."""
+    working, the order that moves it: a close of the whole position, or (when flat) an all-in entry.
+
+    Market orders (config[CFG_LIMIT_OFFSET] NaN): the entry is sized at this bar's fill price, with
+    its own impact on a bar of volumes[t, j] shares and volatility sigmas[t, j] when the venue charges
+    impact. Limit orders: every order is priced at `decision_close[j]` (the close of the bar that
+    decided symbol j's desired side) moved the offset in the trader's favour, a buy at
+    close * (1 - offset), a sell at close * (1 + offset) (`_limit_for`), and the entry is sized at
+    that limit, the most a limit fill can cost. Each order passes the risk gate counting the
+    working orders as held (a working buy uses room under the limits). Returns the order count,
+    the next order id and the event count."""
     k = position.shape[0]
+    offset = config[CFG_LIMIT_OFFSET]
+    priced = not np.isnan(offset)  # limit orders
     working = _working(orders, n_orders, k)
     for j in range(k):
         if desired[j] == _sign(position[j]) or working[j] != 0.0:
@@ -342,9 +391,13 @@ def _book_submit(
                 held, _ = _book_value(position, references)
                 budget = min(account[CASH], (account[CASH] + held) / k)
             budget = budget * config[CFG_CASH_FRACTION]
-            quantity = desired[j] * entry_size(
-                budget, fill_price(references[j], desired[j], spreads[j], config), config
-            )
+            if priced:
+                quantity = desired[j] * entry_size(budget, _limit_for(decision_close[j], desired[j], offset), config)
+            else:
+                volume, sigma = _impact_inputs(volumes, sigmas, t, j, config)
+                quantity = desired[j] * impact_entry_size(
+                    budget, references[j], desired[j], spreads[j], volume, sigma, config
+                )
         if use_gate and quantity != 0.0:
             exposure = position + working
             held, _ = _book_value(position, references)
@@ -365,8 +418,9 @@ def _book_submit(
                 n_events += 1
             quantity = approved if config[CFG_FRACTIONAL] != 0.0 else float(np.trunc(approved))
         if quantity != 0.0:
+            limit = _limit_for(decision_close[j], _sign(quantity), offset) if priced else np.nan
             # active from its submit bar: the loop has already applied the latency (orders are sent on arrival)
-            n_orders = venue_fills.add_order(orders, n_orders, j, quantity, np.nan, submit_bar, 0, next_id)
+            n_orders = venue_fills.add_order(orders, n_orders, j, quantity, limit, submit_bar, 0, next_id)
             working[j] = quantity
             next_id += 1
     return n_orders, next_id, n_events
@@ -393,19 +447,28 @@ def _book_match(
 ) -> tuple[int, int]:
     """Fill what the working orders can on bar t through the venue's `match_orders` and book the
     fills (adding the backtest's fixed fee). Opening buys are first cut to what the cash affords at
-    this bar's fill price, so a remainder that works over later bars never overdraws the account.
-    Returns the order and fill counts."""
+    the most they can pay on this bar: a market buy at this bar's fill price with the impact of the
+    whole remainder (a partial fill's own impact is smaller), a limit buy at its limit. So a
+    remainder that works over later bars never overdraws the account. Returns the order and fill
+    counts."""
     cash = account[CASH]
     for i in range(n_orders):
         j = int(orders[i, ORD_SYMBOL])
         remaining = orders[i, ORD_REMAINING]
         if remaining > 0.0 and position[j] >= 0.0:
-            price = fill_price(references[j], 1, half_spread[t, j], config)
-            affordable = entry_size(cash, price, config)
+            limit = orders[i, ORD_LIMIT]
+            volume, sigma = bars[4, t, j], sigmas[t, j]
+            if np.isnan(limit):
+                affordable = impact_entry_size(cash, references[j], 1, half_spread[t, j], volume, sigma, config)
+            else:
+                affordable = entry_size(cash, limit, config)
             if remaining > affordable:
                 orders[i, ORD_REMAINING] = affordable
                 remaining = affordable
             if remaining > 0.0:
+                price = limit
+                if np.isnan(limit):
+                    price = impact_fill_price(references[j], remaining, half_spread[t, j], volume, sigma, config)
                 cash -= remaining * price + ticket_fee(remaining, price, config)
     kept = 0
     for i in range(n_orders):  # orders cut to nothing are dropped
@@ -458,13 +521,17 @@ def simulate(
     (the open, VWAP or typical price), `half_spread` (bars, symbols) the venue's half spread on
     each bar as a fraction of the price, and config[CFG_DELAY] the bars from decision to fill.
 
-    With a participation cap (config[CFG_PARTICIPATION] not NaN) orders work in the venue's book
-    (market/fills.py `match_orders`): `bars` (5, bars, symbols) holds open, high, low, VWAP and
-    volume, `sigmas` the per-bar volatility, `venue_params` the venue's V_* settings. Each bar the
-    symbols whose position differs from their latest target get an order (a close, then, once flat,
-    an all-in entry sized at that bar's fill price); at most cap * volume fills per bar and the
-    rest keeps working until it fills or a new target cancels it. Without a cap these arrays may be
-    empty (5, 0, symbols), (0, symbols) and (0,)."""
+    With a participation cap (config[CFG_PARTICIPATION] not NaN) or limit orders
+    (config[CFG_LIMIT_OFFSET] not NaN) orders work in the venue's book (market/fills.py
+    `match_orders`): `bars` (5, bars, symbols) holds open, high, low, VWAP and volume, `sigmas` the
+    per-bar volatility, `venue_params` the venue's V_* settings. Each bar the symbols whose position
+    differs from their latest target get an order (a close, then, once flat, an all-in entry sized
+    at that bar's fill price, or at its limit); at most cap * volume fills per bar, a limit order
+    only on a bar that trades through its limit, and the rest keeps working until it fills or a new
+    target cancels it. With impact (config[CFG_IMPACT] > 0) every market fill pays the venue's
+    square-root impact of its quantity on bars[4] (volume) and `sigmas`, and all-in entries are
+    sized for it. Without a cap, limit orders or impact these arrays may be empty (5, 0, symbols),
+    (0, symbols) and (0,)."""
     n, k = closes.shape
     initial = config[CFG_CASH]
     account = np.array([initial, 0.0, 0.0])
@@ -485,7 +552,9 @@ def simulate(
     pending = np.full((slots, k), NO_ORDER, dtype=np.int64)  # ring: slot t % delay holds bar t's decisions
     live = np.zeros(slots, dtype=np.bool_)
     slot = slots - 1  # t % slots, advanced without a division
-    book = not np.isnan(config[CFG_PARTICIPATION])
+    book = not np.isnan(config[CFG_PARTICIPATION]) or not np.isnan(config[CFG_LIMIT_OFFSET])
+    volumes = bars[4]  # (bars, symbols), read (with `sigmas`) only under a cap or impact
+    decision_close = closes[0].copy()  # with limit orders: the close of the bar that set `desired`
     weights = config[CFG_WEIGHTS] != 0.0  # targets are fractions of NAV, not signs
     weight_now = np.zeros(k)  # this bar's target weights
     pending_w = np.zeros((slots, k))  # ring of target weights, beside `pending`
@@ -514,11 +583,13 @@ def simulate(
                     if pending[slot, j] != NO_ORDER and pending[slot, j] != desired[j]:
                         n_orders = venue_fills.cancel_orders(orders, n_orders, j)
                         desired[j] = pending[slot, j]
+                        decision_close[j] = closes[t - delay, j]
                 live[slot] = False
             for _ in range(2):  # closes, then the entries of the symbols they left flat
                 n_orders, next_id, n_events = _book_submit(
                     account, position, orders, n_orders, next_id, events, n_events, desired, references[t],
-                    half_spread[t], t, t - 1, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                    half_spread[t], volumes, sigmas, decision_close, t, t - 1, day[t], config, use_gate, limits,
+                    gate_state, var_buffer, n_returns,
                 )  # fmt: skip
                 n_orders, n_fills = _book_match(
                     account, position, avg_cost, entry_bar, orders, n_orders, fills, n_fills, t, bars, closes,
@@ -530,8 +601,8 @@ def simulate(
                 if w != last_w[j] or _sign(w) != _sign(position[j]):
                     n_fills, n_events = _rebalance(
                         account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, w,
-                        references[t], half_spread[t], t, day[t], config, use_gate, limits, gate_state, var_buffer,
-                        n_returns,
+                        references[t], half_spread[t], volumes, sigmas, t, day[t], config, use_gate, limits,
+                        gate_state, var_buffer, n_returns,
                     )  # fmt: skip
                     last_w[j] = w
             live[slot] = False
@@ -540,8 +611,8 @@ def simulate(
                 if pending[slot, j] != NO_ORDER and pending[slot, j] != _sign(position[j]):
                     n_fills, n_events = _move_to(
                         account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j,
-                        pending[slot, j], references[t], half_spread[t], t, day[t], config, use_gate, limits,
-                        gate_state, var_buffer, n_returns,
+                        pending[slot, j], references[t], half_spread[t], volumes, sigmas, t, day[t], config,
+                        use_gate, limits, gate_state, var_buffer, n_returns,
                     )  # fmt: skip
             live[slot] = False
         if use_gate:
@@ -558,9 +629,10 @@ def simulate(
                         events[n_events, 4] = -position[j]
                         events[n_events, 5] = EVENT_MARK
                         n_events += 1
+                        volume, sigma = _impact_inputs(volumes, sigmas, t, j, config)
                         n_fills = execute(
                             account, position, avg_cost, entry_bar, fills, n_fills, j, -position[j], closes[t, j],
-                            half_spread[t, j], t, config,
+                            half_spread[t, j], volume, sigma, t, config,
                         )  # fmt: skip
         for j in range(k):
             held_bars = t - entry_bar[j] if entry_bar[j] >= 0 else -1
@@ -594,7 +666,8 @@ def simulate(
                 last_w[j] = 0.0
                 n_fills, n_events = _move_to(
                     account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, 0, closes[t],
-                    half_spread[t], t, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                    half_spread[t], volumes, sigmas, t, day[t], config, use_gate, limits, gate_state, var_buffer,
+                    n_returns,
                 )  # fmt: skip
             live[:] = False  # orders still on their way expire with the session
         elif delay == 0 and book:
@@ -602,10 +675,12 @@ def simulate(
                 if decisions[j] != desired[j]:
                     n_orders = venue_fills.cancel_orders(orders, n_orders, j)
                     desired[j] = decisions[j]
+                    decision_close[j] = closes[t, j]
             for _ in range(2):
                 n_orders, next_id, n_events = _book_submit(
                     account, position, orders, n_orders, next_id, events, n_events, desired, closes[t],
-                    half_spread[t], t, t, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                    half_spread[t], volumes, sigmas, decision_close, t, t, day[t], config, use_gate, limits,
+                    gate_state, var_buffer, n_returns,
                 )  # fmt: skip
                 n_orders, n_fills = _book_match(
                     account, position, avg_cost, entry_bar, orders, n_orders, fills, n_fills, t, bars, closes,
@@ -617,7 +692,8 @@ def simulate(
                 if w != last_w[j] or _sign(w) != _sign(position[j]):
                     n_fills, n_events = _rebalance(
                         account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, w, closes[t],
-                        half_spread[t], t, day[t], config, use_gate, limits, gate_state, var_buffer, n_returns,
+                        half_spread[t], volumes, sigmas, t, day[t], config, use_gate, limits, gate_state,
+                        var_buffer, n_returns,
                     )  # fmt: skip
                     last_w[j] = w
         elif delay == 0:
@@ -625,8 +701,8 @@ def simulate(
                 if decisions[j] != _sign(position[j]):
                     n_fills, n_events = _move_to(
                         account, position, avg_cost, entry_bar, fills, n_fills, events, n_events, j, decisions[j],
-                        closes[t], half_spread[t], t, day[t], config, use_gate, limits, gate_state, var_buffer,
-                        n_returns,
+                        closes[t], half_spread[t], volumes, sigmas, t, day[t], config, use_gate, limits,
+                        gate_state, var_buffer, n_returns,
                     )  # fmt: skip
         if delay > 0 and t + delay < n and not flat_bars[t]:
             for j in range(k):

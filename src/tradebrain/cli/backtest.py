@@ -18,7 +18,8 @@ from tradebrain.core.cli import fail
 from tradebrain.core.errors import InputError, TradebrainError
 
 console = Console(width=max(Console().width, 120))
-SPREADS = ("none", "fixed", "range")
+IMPACTS = ("none", "sqrt")
+ORDER_KINDS = ("market", "limit")
 
 
 def backtest(
@@ -31,43 +32,56 @@ def backtest(
     seed: Annotated[int, typer.Option(help="seed (random)")] = 0,
     cash: Annotated[float, typer.Option(help="initial cash, $")] = 10_000.0,
     commission: Annotated[float, typer.Option(help="fraction of traded value, both sides")] = 0.0,
-    fill: Annotated[str, typer.Option(help="next-open (default) | close (optimistic)")] = "next-open",
+    fill: Annotated[
+        str, typer.Option(help="next-open (default) | close (optimistic) | next-vwap | next-typical")
+    ] = "next-open",
     spread: Annotated[
         str, typer.Option(help="none | fixed (--spread-bps) | range (estimated from each bar's high-low range)")
     ] = "range",
     spread_bps: Annotated[float, typer.Option(help="full quoted spread for --spread fixed, basis points")] = 0.0,
     latency_bars: Annotated[int, typer.Option(help="bars between a decision and the venue")] = 0,
+    impact: Annotated[
+        str, typer.Option(help="none | sqrt (coefficient * sigma * sqrt(quantity / bar volume); needs volume)")
+    ] = "none",
+    impact_coefficient: Annotated[float, typer.Option(help="square-root impact coefficient for --impact sqrt")] = 0.0,
+    orders: Annotated[
+        str, typer.Option(help="market | limit (priced at the deciding close, --limit-offset-bps better)")
+    ] = "market",
+    limit_offset_bps: Annotated[
+        float | None, typer.Option(help="--orders limit: basis points below the close to buy, above it to sell")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default runs/backtest-<policy>)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the results as one JSON object")] = False,
 ) -> None:
     """Backtest a policy bar by bar (orders at t fill at t+1's open, paying the half spread), against
     buy-and-hold on the same bars and fills."""
-    from tradebrain.backtest.engine import LEGACY_FILLS, BacktestConfig, run_backtest
+    from tradebrain.backtest.engine import BacktestConfig, run_backtest
     from tradebrain.backtest.metrics import summarize
     from tradebrain.backtest.strategies import make_strategy
     from tradebrain.data.sources.files import read_bars_file
-    from tradebrain.market.venue import VenueConfig
+    from tradebrain.market.fills import market_delay
+    from tradebrain.market.venue import TIMING_CODES, VenueConfig, venue_from_options
     from tradebrain.reports.backtest import write_backtest_report
 
     try:
         check_options(policy, fast, slow, cash, commission)
-        if fill not in ("next-open", "close"):
-            raise InputError(f"--fill must be next-open or close, got {fill!r}")
-        check_venue_options(spread, spread_bps, latency_bars)
+        check_order_options(impact, impact_coefficient, orders, limit_offset_bps)
+        impacts = {"impact": impact, "impact_coefficient": impact_coefficient}  # checked above
+        venue = venue_from_options(VenueConfig(**impacts), fill, spread, spread_bps, latency_bars)
         if data is None or not data.is_file():
             raise TradebrainError(f"--data {data} is not a file; pass a CSV or Parquet file of bars")
         bars = read_bars_file(data, symbol, tz=tz)
-        delay = latency_bars if fill == "close" else latency_bars + 1
+        delay = int(market_delay(TIMING_CODES[venue.fill], latency_bars))
         check_length(policy, slow, fill, len(bars), data, delay)
         params = {"sma-crossover": {"fast": fast, "slow": slow}, "random": {"seed": seed}}.get(policy, {})
         strategy = make_strategy(policy, **params)
-        venue = VenueConfig(
-            fill=LEGACY_FILLS[fill],
-            spread=spread,  # checked by check_venue_options
-            spread_bps=spread_bps,
-            latency_bars=latency_bars,
+        config = BacktestConfig(
+            cash=cash,
+            commission=commission,
+            venue=venue,
+            orders="limit" if orders == "limit" else "market",
+            limit_offset_bps=limit_offset_bps,
         )
-        config = BacktestConfig(cash=cash, commission=commission, venue=venue)
         with console.status("backtesting", spinner="dots") if not as_json else contextlib.nullcontext():
             result = run_backtest(bars, strategy, config)
             benchmark = run_backtest(bars, make_strategy("buy-and-hold"), config)
@@ -122,16 +136,36 @@ def check_options(policy: str, fast: int, slow: int, cash: float, commission: fl
         raise InputError(f"--fast ({fast}) must be shorter than --slow ({slow}); e.g. --fast 10 --slow 20")
 
 
-def check_venue_options(spread: str, spread_bps: float, latency_bars: int) -> None:
-    """Reject venue options that cannot work, before the data is read: an InputError naming the option."""
-    if spread not in SPREADS:
-        raise InputError(f"--spread must be one of {', '.join(SPREADS)}, got {spread!r}")
-    if not (math.isfinite(spread_bps) and spread_bps >= 0):
-        raise InputError(f"--spread-bps is a full spread in basis points and must be >= 0, got {spread_bps:g}")
-    if spread_bps > 0 and spread != "fixed":
-        raise InputError(f"--spread-bps {spread_bps:g} applies only with --spread fixed (got --spread {spread})")
-    if latency_bars < 0:
-        raise InputError(f"--latency-bars is a delay in bars and must be >= 0, got {latency_bars}")
+def check_order_options(impact: str, impact_coefficient: float, orders: str, limit_offset_bps: float | None) -> None:
+    """Reject impact and order-style options that cannot work, before the data is read: an
+    InputError naming the option (a limit order needs a price; impact needs a coefficient)."""
+    if impact not in IMPACTS:
+        raise InputError(f"--impact must be one of {', '.join(IMPACTS)}, got {impact!r}")
+    if not (math.isfinite(impact_coefficient) and impact_coefficient >= 0):
+        raise InputError(
+            f"--impact-coefficient scales square-root impact and must be >= 0, got {impact_coefficient:g}; e.g. 0.5"
+        )
+    if impact_coefficient > 0 and impact != "sqrt":
+        raise InputError(
+            f"--impact-coefficient {impact_coefficient:g} applies only with --impact sqrt (got --impact {impact})"
+        )
+    if impact == "sqrt" and impact_coefficient == 0:
+        raise InputError("--impact sqrt needs --impact-coefficient > 0 (e.g. 0.5); with 0 there is no impact")
+    if orders not in ORDER_KINDS:
+        raise InputError(f"--orders must be one of {', '.join(ORDER_KINDS)}, got {orders!r}")
+    if orders == "limit" and limit_offset_bps is None:
+        raise InputError(
+            "--orders limit needs --limit-offset-bps: a limit order needs a price (the deciding bar's close, "
+            "that many basis points better); e.g. --limit-offset-bps 5, or 0 for a limit at the close"
+        )
+    if limit_offset_bps is not None:
+        if orders != "limit":
+            raise InputError(f"--limit-offset-bps {limit_offset_bps:g} applies only with --orders limit")
+        if not (math.isfinite(limit_offset_bps) and 0 <= limit_offset_bps < 10_000):
+            raise InputError(
+                f"--limit-offset-bps is basis points in [0, 10000) and must not be negative, got {limit_offset_bps:g}; "
+                "e.g. 5 buys 0.05% below the close"
+            )
 
 
 def check_length(policy: str, slow: int, fill: str, n_bars: int, data: Path, delay: int | None = None) -> None:

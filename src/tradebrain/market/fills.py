@@ -1,5 +1,6 @@
 """The simulated venue's compiled fill rules: reference prices, spread, slippage and impact, fees,
-participation caps, limit orders and a book of working orders. Shared by the backtest loop, the
+participation caps, limit orders, a book of working orders, and the all-in entry size, with
+(`affordable_with_impact`) or without (`affordable_quantity`) impact. Shared by the backtest loop, the
 envs and the paper broker, so all of them fill alike (DESIGN principle 1). The config that fills
 `params` and the spread estimates live in market/venue.py.
 
@@ -46,6 +47,7 @@ ORD_SYMBOL, ORD_REMAINING, ORD_LIMIT, ORD_ACTIVE, ORD_SUBMIT, ORD_ID = range(6)
 FILL_BAR, FILL_SYMBOL, FILL_QUANTITY, FILL_PRICE, FILL_FEE = range(5)  # as in backtest/ledger.py
 FILL_COLUMNS = ("bar", "symbol", "quantity", "price", "fee")
 ROUNDING = 1e-9  # relative float slack of the participation cap (no dust fills or dust left working)
+RELATIVE_SIZE = 1e-12  # relative width at which the impact-aware entry size stops narrowing
 
 
 @njit(cache=True)
@@ -91,6 +93,120 @@ def ticket_fee(quantity: float, price: float, per_share: float, rate: float, min
         return 0.0
     shares = abs(quantity)
     return max(per_share * shares + rate * shares * price, minimum)
+
+
+@njit(cache=True)
+def affordable_quantity(
+    budget: float, price: float, rate: float, per_share: float, minimum: float, fixed: float, fractional: bool
+) -> float:
+    """Shares an all-in entry buys (or shorts) at `price` (spread, slippage and impact included)
+    with `budget` after every fee: the fee rate and fee per share, at least the minimum fee, plus a
+    `fixed` fee per order; whole shares unless `fractional`; 0 if nothing is affordable. The one
+    sizing rule of the backtest's ledger, the day-trading env and its batched twin."""
+    affordable = (budget - fixed) / (price * (1.0 + rate) + per_share)
+    if minimum > 0.0:  # when the minimum binds the fee is the minimum, not the linear one
+        affordable = min(affordable, (budget - fixed - minimum) / price)
+    if not affordable > 0:
+        return 0.0
+    return affordable if fractional else float(math.floor(affordable))
+
+
+@njit(cache=True)
+def _sizing_price(quantity: float, market: tuple[float, int, float, float, float, float, float]) -> float:
+    """The per-share price an entry of `quantity` shares is sized at, `market` being (reference,
+    side, half-spread, slippage, bar volume, sigma, impact coefficient): a buy's own fill price
+    (`market_price` with its `sqrt_impact`); a short's sell price *raised* by its impact (see
+    `affordable_with_impact`). Increasing in the quantity on both sides."""
+    reference, side, half_spread, slippage, volume, sigma, coefficient = market
+    impact = sqrt_impact(quantity, volume, sigma, coefficient)
+    return market_price(reference, side, half_spread, slippage, impact if side > 0 else -impact)
+
+
+@njit(cache=True)
+def _fits(
+    quantity: float,
+    budget: float,
+    market: tuple[float, int, float, float, float, float, float],
+    fees: tuple[float, float, float, float],
+) -> bool:
+    """Whether an entry of `quantity` shares fits `budget`: its value at its sizing price
+    (`_sizing_price`), its ticket fee and the fixed fee per order, `fees` being (rate, per share,
+    minimum, fixed), computed as the ledger books them, so a size that fits never overdraws."""
+    rate, per_share, minimum, fixed = fees
+    price = _sizing_price(quantity, market)
+    return quantity * price + (ticket_fee(quantity, price, per_share, rate, minimum) + fixed) <= budget
+
+
+@njit(cache=True)
+def affordable_with_impact(
+    budget: float,
+    reference: float,
+    side: int,
+    half_spread: float,
+    slippage: float,
+    volume: float,
+    sigma: float,
+    coefficient: float,
+    rate: float,
+    per_share: float,
+    minimum: float,
+    fixed: float,
+    fractional: bool,
+) -> float:
+    """Shares an all-in entry on `side` buys (or shorts) with `budget` when the fill price depends
+    on the quantity through square-root impact: the largest q whose cost
+    q * price(q) + ticket fee + `fixed` fits the budget, price(q) = reference moved by the
+    half-spread, the slippage and `sqrt_impact(q, volume, sigma, coefficient)`. Whole shares
+    unless `fractional`; 0 if nothing is affordable.
+
+    Why a search: `affordable_quantity` inverts a cost linear in q, which impact makes
+    q * (a + b sqrt(q)). The cost is increasing in q, so the q that fit form an interval [0, q*]:
+    - the impact-free size (`affordable_quantity` at the price without impact) is an upper bound;
+    - g(q) = the size affordable at price(q) maps q <= q* above q* and q >= q* below it, so a few
+      fixed-point steps from the upper bound close a bracket [lo, hi] around q* (fast when
+      impact is small, the usual case);
+    - bisection then narrows it to RELATIVE_SIZE (1e-12) of q*, keeping lo a size that fits;
+      lo is returned (floored to whole shares, or one share more when that still fits). Every
+      size taken is checked against the exact cost the ledger books, so the entry never spends
+      more than the budget.
+    A short is sized at its sell price *raised* by its impact rather than lowered (which would
+    let a bigger short look cheaper and the cost stop growing): impact only ever shrinks an
+    entry, on both sides. With no impact (coefficient, sigma or quantity 0) it is exactly
+    `affordable_quantity` at the impact-free price.
+    """
+    market = (reference, side, half_spread, slippage, volume, sigma, coefficient)
+    fees = (rate, per_share, minimum, fixed)
+    base = market_price(reference, side, half_spread, slippage, 0.0)
+    hi = affordable_quantity(budget, base, rate, per_share, minimum, fixed, True)
+    if not hi > 0.0:
+        return 0.0
+    price = _sizing_price(hi, market)
+    if price == base:  # no impact on this bar (no volatility yet): the linear rule is exact
+        return affordable_quantity(budget, base, rate, per_share, minimum, fixed, fractional)
+    lo = 0.0  # fits: budget > fixed, or hi would be 0
+    for _ in range(4):  # fixed-point steps: g(hi) <= q* <= g(lo)
+        below = affordable_quantity(budget, price, rate, per_share, minimum, fixed, True)
+        if below > lo and _fits(below, budget, market, fees):
+            lo = below
+        above = affordable_quantity(budget, _sizing_price(lo, market), rate, per_share, minimum, fixed, True)
+        if lo < above < hi:
+            hi = above
+        if hi - lo <= RELATIVE_SIZE * hi:
+            break
+        price = _sizing_price(hi, market)
+    for _ in range(100):  # bisection, lo always fitting; about 40 halvings at most from any bracket
+        mid = 0.5 * (lo + hi)
+        if hi - lo <= RELATIVE_SIZE * hi or not lo < mid < hi:  # narrow enough, or float resolution reached
+            break
+        if _fits(mid, budget, market, fees):
+            lo = mid
+        else:
+            hi = mid
+    if fractional:
+        return lo
+    whole = float(math.floor(lo))
+    # hi is an upper bound up to rounding: a whole share just above lo may still fit
+    return whole + 1.0 if _fits(whole + 1.0, budget, market, fees) else whole
 
 
 @njit(cache=True)

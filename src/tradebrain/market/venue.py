@@ -12,6 +12,7 @@ slightly stale, estimate rather than one that saw its own bar).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -51,15 +52,52 @@ from tradebrain.market.fills import (
     V_SLIPPAGE,
     V_TIMING,
     V_WHOLE,
+    market_delay,
 )
 
 __all__ = [
-    "BUY", "FILL_BAR", "FILL_COLUMNS", "FILL_FEE", "FILL_PRICE", "FILL_QUANTITY", "FILL_SYMBOL", "N_PARAMS",
-    "ORDER_COLUMNS", "ORD_ACTIVE", "ORD_ID", "ORD_LIMIT", "ORD_REMAINING", "ORD_SUBMIT", "ORD_SYMBOL", "SELL",
-    "TIMING_CLOSE", "TIMING_CODES", "TIMING_NEXT_OPEN", "TIMING_NEXT_TYPICAL", "TIMING_NEXT_VWAP", "V_FEE_PER_SHARE",
-    "V_FEE_RATE", "V_IMPACT", "V_LATENCY", "V_MIN_FEE", "V_PARTICIPATION", "V_SLIPPAGE", "V_TIMING", "V_WHOLE",
-    "FillTiming", "ImpactModel", "SpreadModel", "VenueConfig", "bar_volatility", "corwin_schultz", "half_spread",
+    "BUY",
+    "FILL_BAR",
+    "FILL_COLUMNS",
+    "FILL_FEE",
+    "FILL_OPTIONS",
+    "FILL_PRICE",
+    "FILL_QUANTITY",
+    "FILL_SYMBOL",
+    "N_PARAMS",
+    "ORDER_COLUMNS",
+    "ORD_ACTIVE",
+    "ORD_ID",
+    "ORD_LIMIT",
+    "ORD_REMAINING",
+    "ORD_SUBMIT",
+    "ORD_SYMBOL",
+    "SELL",
+    "TIMING_CLOSE",
+    "TIMING_CODES",
+    "TIMING_NEXT_OPEN",
+    "TIMING_NEXT_TYPICAL",
+    "TIMING_NEXT_VWAP",
+    "V_FEE_PER_SHARE",
+    "V_FEE_RATE",
+    "V_IMPACT",
+    "V_LATENCY",
+    "V_MIN_FEE",
+    "V_PARTICIPATION",
+    "V_SLIPPAGE",
+    "V_TIMING",
+    "V_WHOLE",
+    "FillInputs",
+    "FillTiming",
+    "ImpactModel",
+    "SpreadModel",
+    "VenueConfig",
+    "bar_volatility",
+    "corwin_schultz",
+    "fill_inputs",
+    "half_spread",
     "limit_price",
+    "venue_from_options",
 ]  # fmt: skip
 
 FillTiming = Literal["close", "next_open", "next_vwap", "next_typical"]
@@ -359,3 +397,106 @@ def limit_price(kind: Literal["market", "limit"], limit: float | None = None) ->
     if limit is None or not (math.isfinite(limit) and limit > 0):
         raise InputError(f"a limit order needs a limit price > 0, got {limit!r}; pass limit=... or use kind 'market'")
     return float(limit)
+
+
+@dataclass(frozen=True)
+class FillInputs:
+    """What a run of bars gives the venue's market orders, computed once before a run:
+    `references` (bars, or bars x symbols): the price a delayed market order fills around on each
+    bar (the open for close and next_open timing, the VWAP or the typical price otherwise; a fill
+    without delay uses the close); `half_spread` likewise, per bar; `latency` the latency in bars
+    and `delay` the bars from a decision to its fill (`market_delay`)."""
+
+    references: np.ndarray
+    half_spread: np.ndarray
+    latency: int
+    delay: int
+
+
+def fill_inputs(
+    config: VenueConfig,
+    open_: ArrayLike | None,
+    high: ArrayLike | None,
+    low: ArrayLike | None,
+    close: ArrayLike,
+    vwap: ArrayLike | None = None,
+    timestamps: pd.DatetimeIndex | None = None,
+    session_bars: int | None = None,
+) -> FillInputs:
+    """The venue's per-bar inputs for these bars (laid end to end in time order), so the backtest,
+    the envs and the paper broker derive them alike. `timestamps` map a `latency_ms` onto the bar
+    clock (the median bar step); `session_bars`, the longest session when orders expire with it,
+    refuses a delay that could never fill inside a session. A column the venue needs but the bars
+    lack is an InputError naming it."""
+    close_ = _as_prices(close, "close")
+    needs_range = config.spread in ("range", "quoted") or config.fill in ("next_vwap", "next_typical")
+    if needs_range and (high is None or low is None):
+        what = f"spread {config.spread!r}" if config.spread in ("range", "quoted") else f"fill {config.fill!r}"
+        raise InputError(f"{what} needs high and low columns; the bars have none")
+    spread = half_spread(close_ if high is None else high, close_ if low is None else low, close_, config)
+    bar_duration: pd.Timedelta | None = None
+    if config.latency_ms > 0 and timestamps is not None and len(timestamps) > 1:
+        bar_duration = pd.Timedelta(int(np.median(np.diff(timestamps.as_unit("ns").asi8))), unit="ns")
+    try:
+        latency = config.latency_in_bars(bar_duration, session_bars)
+    except ConfigError as error:
+        raise InputError(str(error)) from None
+    delay = int(market_delay(TIMING_CODES[config.fill], latency))
+    if session_bars is not None and delay >= session_bars:
+        raise InputError(
+            f"fills come {delay} bars after each decision ({config.fill} + latency {latency}) but sessions have at "
+            f"most {session_bars} bars, and orders expire with the session; lower the latency"
+        )
+    if config.fill in ("next_vwap", "next_typical"):
+        assert high is not None and low is not None  # refused above
+        high_ = _as_prices(high, "high", close_.shape)
+        low_ = _as_prices(low, "low", close_.shape)
+        references = (high_ + low_ + close_) / 3.0
+        if config.fill == "next_vwap" and vwap is not None:
+            vwap_ = np.asarray(vwap, dtype=np.float64)
+            references = np.where(np.isfinite(vwap_), vwap_, references)
+    elif delay == 0:
+        references = close_
+    else:
+        if open_ is None:
+            raise InputError(f"fill {config.fill!r} with latency {latency} fills at the open; the bars have no open")
+        references = _as_prices(open_, "open", close_.shape)
+    return FillInputs(np.ascontiguousarray(references), np.ascontiguousarray(spread, dtype=np.float64), latency, delay)
+
+
+FILL_OPTIONS = {"close": "close", "next-open": "next_open", "next-vwap": "next_vwap", "next-typical": "next_typical"}
+"""The command line's names of the fill timings (`--fill`), hyphenated like every option value."""
+
+
+def venue_from_options(
+    base: VenueConfig,
+    fill: str | None = None,
+    spread: str | None = None,
+    spread_bps: float | None = None,
+    latency_bars: int | None = None,
+) -> VenueConfig:
+    """`base` with the command line's venue options applied (None: keep base's): `--fill`,
+    `--spread`, `--spread-bps`, `--latency-bars`. An InputError names the option and its fix, so
+    every command that takes them refuses the same mistakes with the same words."""
+    update: dict[str, object] = {}
+    if fill is not None:
+        timing = FILL_OPTIONS.get(fill, fill if fill in TIMING_CODES else None)
+        if timing is None:
+            raise InputError(f"--fill must be one of {', '.join(FILL_OPTIONS)}, got {fill!r}")
+        update["fill"] = timing
+    if spread is not None:
+        if spread not in ("none", "fixed", "range", "quoted"):
+            raise InputError(f"--spread must be one of none, fixed, range, quoted; got {spread!r}")
+        update["spread"] = spread
+    if spread_bps is not None:
+        if not (math.isfinite(spread_bps) and spread_bps >= 0):
+            raise InputError(f"--spread-bps is a full spread in basis points and must be >= 0, got {spread_bps:g}")
+        update["spread_bps"] = spread_bps
+    if latency_bars is not None:
+        if latency_bars < 0:
+            raise InputError(f"--latency-bars is a delay in bars and must be >= 0, got {latency_bars}")
+        update["latency_bars"] = latency_bars
+    venue = VenueConfig.model_validate(base.model_dump() | update)
+    if venue.spread_bps > 0 and venue.spread != "fixed":
+        raise InputError(f"--spread-bps {venue.spread_bps:g} applies only with --spread fixed (got {venue.spread})")
+    return venue

@@ -145,8 +145,9 @@ def test_bad_venue_settings_fail_before_the_run() -> None:
         BacktestConfig(commission=0.001, venue=VenueConfig(fee_rate=0.002))
     with pytest.raises(InputError, match=re.escape("fill='close' and venue.fill='next_open'")):
         BacktestConfig(fill="close", venue=VenueConfig(fill="next_open"))
-    with pytest.raises(InputError, match="impact"):
-        BacktestConfig(venue=VenueConfig(impact="sqrt", impact_coefficient=0.5))
+    no_volume = bars_of([10.0] * 5, [10.0] * 5).drop(columns=["volume"])
+    with pytest.raises(InputError, match=r"square-root impact .* needs a volume column"):
+        run_backtest(no_volume, BuyAndHold(), BacktestConfig(venue=VenueConfig(impact="sqrt", impact_coefficient=0.5)))
     no_range = bars_of([10.0] * 5, [10.0] * 5).drop(columns=["high", "low"])
     with pytest.raises(InputError, match="spread 'range' needs high and low"):
         run_backtest(no_range, BuyAndHold(), BacktestConfig(venue=VenueConfig()))
