@@ -157,6 +157,8 @@ STORE = ["--store", "{ws}/store"]
 TRAIN = ["train", "execution", "--timesteps", "64", "--out", "{ws}/runs"]
 EVALUATE = ["evaluate", "execution", "--episodes", "10"]
 BACKTEST = ["backtest", "--data", "{ws}/good.csv"]
+SQRT_IMPACT = ["--impact", "sqrt", "--impact-coefficient", "0.5"]
+LIMIT_ORDERS = ["--orders", "limit", "--limit-offset-bps", "5"]
 
 CASES: list[Case] = [
     # --- files: encodings, delimiters, ragged rows
@@ -335,6 +337,27 @@ CASES: list[Case] = [
     Case("backtest-unknown-spread-model", [*BACKTEST, "--spread", "bogus"], "--spread"),
     Case("backtest-negative-latency", [*BACKTEST, "--latency-bars", "-1"], "--latency-bars"),
     Case("backtest-latency-longer-than-data", [*BACKTEST, "--latency-bars", "100000"], "--latency-bars"),
+    Case("backtest-limit-orders-without-offset", [*BACKTEST, "--orders", "limit"], "--limit-offset-bps"),
+    Case(
+        "backtest-negative-limit-offset",
+        [*BACKTEST, "--orders", "limit", "--limit-offset-bps", "-5"],
+        "--limit-offset-bps",
+    ),
+    Case("backtest-limit-offset-with-market-orders", [*BACKTEST, "--limit-offset-bps", "5"], "--orders limit"),
+    Case("backtest-unknown-order-kind-not-limit", [*BACKTEST, "--orders", "iceberg"], "--orders"),
+    Case(
+        "backtest-negative-impact-coefficient",
+        [*BACKTEST, "--impact", "sqrt", "--impact-coefficient", "-1"],
+        "--impact-coefficient",
+    ),
+    Case("backtest-sqrt-impact-without-coefficient", [*BACKTEST, "--impact", "sqrt"], "--impact-coefficient"),
+    Case("backtest-unknown-impact-model", [*BACKTEST, "--impact", "linear"], "--impact"),
+    Case(
+        "backtest-sqrt-impact-and-limit-orders-good",
+        [*BACKTEST, *SQRT_IMPACT, *LIMIT_ORDERS, "--json"],
+        "sqrt impact 0.5, limit orders 5 bps",
+        0,
+    ),
     Case("backtest-missing-data", ["backtest", "--data", "{ws}/nope.csv"], "nope.csv"),
     Case("backtest-latin1-data", ["backtest", "--data", "{ws}/latin1.csv"], "latin1.csv"),
     Case("backtest-out-is-a-file", [*BACKTEST, "--out", "{ws}/a_file/bt"], "a_file"),
@@ -356,6 +379,17 @@ CASES: list[Case] = [
         "daytrading-study-bad-commission",
         ["study", "daytrading", "--synthetic", "AAA", "--commissions", "x"],
         "--commissions",
+    ),
+    Case("daytrading-study-bad-fill", ["study", "daytrading", "--synthetic", "AAA", "--fill", "tomorrow"], "--fill"),
+    Case(
+        "daytrading-study-negative-spread",
+        ["study", "daytrading", "--synthetic", "AAA", "--spread", "fixed", "--spread-bps", "-2"],
+        "--spread-bps",
+    ),
+    Case(
+        "daytrading-study-latency-beyond-session",
+        ["study", "daytrading", "--synthetic", "AAA", "--train", "20", "--test", "10", "--latency-bars", "100000"],
+        "latency_bars",
     ),
     # --- experiments
     Case("run-missing-spec", ["run", "{ws}/nope.yaml"], "nope.yaml"),

@@ -3,10 +3,12 @@
 Pure arithmetic with no notion of time, so the env (one day, reset per episode) and the backtest
 (consecutive days, balance carried over) share the very same fill and fee rules.
 
-Fills happen at the price given (the env passes the close of the bar where the action was
-decided). A buy spends `cash_fraction` of the cash, fee included:
-quantity = cash_fraction * cash / (price * (1 + commission)), floored with `whole_shares`;
-the fee is commission * quantity * price on the buy and on the sell.
+Fills go through the simulated venue's compiled rules (market/fills.py): the caller passes the
+fill bar's reference price (the env's venue decides which bar and which price) and half spread;
+a buy pays reference * (1 + half spread + slippage), a sell receives reference * (1 - half spread
+- slippage), and each fill pays the venue's ticket fee (commission * traded value + fee per
+share, at least the minimum fee). A buy spends at most `cash_fraction` of the cash, fee
+included, sized by the venue's `affordable_quantity` (floored with `whole_shares`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from numba import njit
 
 from tradebrain.core.errors import InputError
+from tradebrain.market.fills import BUY, SELL, affordable_quantity, market_price, ticket_fee
 
 PERCENT = 100.0
 
@@ -41,7 +44,14 @@ class DayAccount:
     """
 
     def __init__(
-        self, cash: float, commission: float = 0.0, cash_fraction: float = 1.0, whole_shares: bool = False
+        self,
+        cash: float,
+        commission: float = 0.0,
+        cash_fraction: float = 1.0,
+        whole_shares: bool = False,
+        slippage: float = 0.0,
+        fee_per_share: float = 0.0,
+        min_fee: float = 0.0,
     ) -> None:
         if not (math.isfinite(cash) and cash > 0):
             raise InputError(f"account cash must be finite and > 0 (got {cash})")
@@ -49,10 +59,16 @@ class DayAccount:
             raise InputError(f"commission must be a fraction in [0, 0.1) of the traded value (got {commission})")
         if not (0.0 < cash_fraction <= 1.0):
             raise InputError(f"cash_fraction must be in (0, 1] (got {cash_fraction})")
+        for name, value in (("slippage", slippage), ("fee_per_share", fee_per_share), ("min_fee", min_fee)):
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"{name} must be finite and >= 0 (got {value})")
         self.initial_cash = float(cash)
         self.commission = float(commission)
         self.cash_fraction = float(cash_fraction)
         self.whole_shares = whole_shares
+        self.slippage = float(slippage)
+        self.fee_per_share = float(fee_per_share)
+        self.min_fee = float(min_fee)
         self.cash = float(cash)
         self.quantity = 0.0
         self.entry_price = 0.0
@@ -77,35 +93,40 @@ class DayAccount:
             return 0.0
         return self.quantity * price / self.entry_cost - 1.0
 
-    def buy(self, price: float) -> Fill:
-        """Open a position with `cash_fraction` of the cash at `price`, fee included."""
-        _check_price(price)
+    def buy(self, reference: float, half_spread: float = 0.0) -> Fill:
+        """Open a position with `cash_fraction` of the cash, fee included, at `reference` plus the
+        half spread and the slippage."""
+        _check_price(reference)
         if self.in_position:
             raise InputError("buy while a position is open: the account is long-only and all-in; sell first")
-        quantity, cost, fee = buy_size(self.cash, price, self.commission, self.cash_fraction, self.whole_shares)
+        price = float(market_price(reference, BUY, half_spread, self.slippage, 0.0))
+        quantity, cost, fee = buy_size(
+            self.cash, price, self.commission, self.cash_fraction, self.whole_shares, self.fee_per_share, self.min_fee
+        )
         if quantity <= 0:
             raise InputError(
                 f"cash {self.cash:.2f} x cash_fraction {self.cash_fraction} buys no whole unit at price {price}; "
                 "set whole_shares=False or raise cash"
             )
         self.entry_balance = self.cash
-        self.entry_price = float(price)
+        self.entry_price = price
         self.entry_cost = cost
         self.quantity = quantity
         self.cash -= cost
         self.fees += fee
-        return Fill("buy", quantity, float(price), fee, self.cash)
+        return Fill("buy", quantity, price, fee, self.cash)
 
-    def sell(self, price: float) -> tuple[Fill, float]:
-        """Close the position at `price`; returns the fill and the trade's reward: the balance after
-        the exit over the balance before the entry, minus 1, in percent (both fees included)."""
-        _check_price(price)
+    def sell(self, reference: float, half_spread: float = 0.0) -> tuple[Fill, float]:
+        """Close the position at `reference` minus the half spread and the slippage; returns the fill
+        and the trade's reward: the balance after the exit over the balance before the entry, minus
+        1, in percent (every cost of both fills included)."""
+        _check_price(reference)
         if not self.in_position:
             raise InputError("sell without an open position: the account is long-only; buy first")
         quantity = self.quantity
-        notional = quantity * price
-        fee = self.commission * notional
-        self.cash += notional - fee
+        price = float(market_price(reference, SELL, half_spread, self.slippage, 0.0))
+        fee = float(ticket_fee(quantity, price, self.fee_per_share, self.commission, self.min_fee))
+        self.cash += quantity * price - fee
         self.fees += fee
         self.realised_pnl += quantity * (price - self.entry_price)
         self.trades += 1
@@ -113,30 +134,38 @@ class DayAccount:
         self.quantity = 0.0
         self.entry_price = 0.0
         self.entry_cost = 0.0
-        return Fill("sell", quantity, float(price), fee, self.cash), reward
+        return Fill("sell", quantity, price, fee, self.cash), reward
 
 
 @njit(cache=True)
 def buy_size(
-    cash: float, price: float, commission: float, cash_fraction: float, whole_shares: bool
+    cash: float,
+    price: float,
+    commission: float,
+    cash_fraction: float,
+    whole_shares: bool,
+    fee_per_share: float,
+    min_fee: float,
 ) -> tuple[float, float, float]:
-    """(quantity, cost, fee) of an all-in buy of `cash_fraction` of `cash` at `price`, fee included:
-    the one sizing rule of the env, its batched twin and the live decision path. Fractional: the
-    whole budget is spent (so cash never goes below 0) and the fee is what it leaves over the
-    notional, never below 0 by rounding; whole units: floored, one fewer while rounding would
-    overspend the cash."""
+    """(quantity, cost, fee) of an all-in buy of `cash_fraction` of `cash` at the fill `price`,
+    fee included: the one sizing rule of the env, its batched twin and the live decision path,
+    the venue's `affordable_quantity`. The cost never exceeds the budget: a float rounding above
+    it is taken from the fee (fractional) or from the quantity (whole units)."""
     budget = cash_fraction * cash
+    quantity = affordable_quantity(budget, price, commission, fee_per_share, min_fee, 0.0, not whole_shares)
+    if quantity <= 0.0:
+        return 0.0, 0.0, 0.0
+    fee = ticket_fee(quantity, price, fee_per_share, commission, min_fee)
     if whole_shares:
-        quantity = float(math.floor(budget / (price * (1.0 + commission))))
-        notional = quantity * price
-        fee = commission * notional
-        while quantity > 0 and notional + fee > cash:  # rounding at an exact multiple
+        while quantity > 0 and quantity * price + fee > budget:  # rounding at an exact multiple
             quantity -= 1.0
-            notional = quantity * price
-            fee = commission * notional
-        return quantity, notional + fee, fee
-    quantity = budget / (price * (1.0 + commission))
-    return quantity, budget, max(budget - quantity * price, 0.0)
+            fee = ticket_fee(quantity, price, fee_per_share, commission, min_fee)
+        return quantity, quantity * price + fee, fee
+    cost = quantity * price + fee
+    if cost > budget:
+        cost = budget
+        fee = max(budget - quantity * price, 0.0)
+    return quantity, cost, fee
 
 
 def _check_price(price: float) -> None:

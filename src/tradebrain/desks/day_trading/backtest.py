@@ -1,9 +1,9 @@
 """Backtest a day-trading agent on out-of-sample sessions through the shared engine.
 
 The policy decides with the env's own observer (`desks/day_trading/observer.py`) and action mask
-(`desks/day_trading/actions.py`) on the same point-in-time feature rows, fills at the close of the
-bar it decides on (optimistic: the env trains that way) or through any simulated venue
-(market/venue.py: next open, spread, latency; the realism ladder), is forced flat at each session's
+(`desks/day_trading/actions.py`) on the same point-in-time feature rows, fills through the env's
+simulated venue (market/venue.py; by default the next bar's open plus half the range spread, as
+the env trains) or any other (the realism ladder), is forced flat at each session's
 last bar, and its balance compounds from day to day (the env resets it per episode only in
 training). An exported MLP policy runs as a compiled kernel (rl/kernels.py MASKED_MLP, tested equal
 to the Python path); any other Policy runs in Python. An action outside the mask raises
@@ -125,8 +125,8 @@ def backtest_days(
     venue: VenueConfig | None = None,
 ) -> BacktestResult:
     """Run `policy` over consecutive `days` (balance compounding) with the env's rules; `policy` is
-    a Policy (wrapped in MaskedAgent) or a MaskedAgent. Fills at the deciding bar's close, as the env
-    trains (optimistic), unless a `venue` says otherwise."""
+    a Policy (wrapped in MaskedAgent) or a MaskedAgent. Fills through the env's venue (`config.venue`,
+    as the env trains), unless a `venue` says otherwise (the realism ladder)."""
     agent = policy if isinstance(policy, MaskedAgent) else MaskedAgent(policy, config)
     frame, features, session_last = day_market(bars, days)
     backtest_config = _config(config, venue, flat_at_close=True)
@@ -143,9 +143,10 @@ def buy_and_hold_days(
 
 
 def _config(config: DayTradingEnvConfig, venue: VenueConfig | None, flat_at_close: bool) -> BacktestConfig:
-    """The engine's config for the env's costs and sizing: same-bar close fills without a venue."""
+    """The engine's config for the env's costs and sizing, filling through `venue` (default: the
+    env's own, so a policy is tested under the fills it trained with)."""
     return BacktestConfig(
-        cash=config.cash, commission=config.commission, fill="close" if venue is None else "next-open",
-        flat_at_close=flat_at_close, fractional=not config.whole_shares, cash_fraction=config.cash_fraction,
-        venue=venue,
+        cash=config.cash, commission=config.commission, flat_at_close=flat_at_close,
+        fractional=not config.whole_shares, cash_fraction=config.cash_fraction,
+        venue=config.venue if venue is None else venue,
     )  # fmt: skip

@@ -78,13 +78,15 @@ class StudyRun:
     study: Study
     ladder: Any = None
     """The realism ladder's summary table (a DataFrame), when the study ran it."""
+    fills: str = ""
+    """The label of the fills the cells trained and were tested under."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: the per-(symbol, commission) summary across seeds and every cell."""
         from tradebrain.reports.common import finite_json
 
         payload = {
-            "name": self.name, "run_dir": str(self.run_dir), "report": str(self.report),
+            "name": self.name, "run_dir": str(self.run_dir), "report": str(self.report), "fills": self.fills,
             "summary": self.study.table.to_dict("records"), "cells": [cell.row() for cell in self.study.cells],
         }  # fmt: skip
         if self.ladder is not None:
@@ -101,10 +103,12 @@ def run_day_trading_study(
     out: Path,
     progress: bool = True,
     ladder: bool = False,
+    ladder_train: bool = False,
 ) -> StudyRun:
     """Train and backtest every (symbol, commission, seed) cell with a progress bar, write the report:
     shared by `study daytrading` and the desk's demo. With `ladder`, also re-run every trained cell at
-    each rung of the realism ladder (desks/day_trading/ladder.py): ladder.csv and ladder.png."""
+    each rung of the realism ladder (desks/day_trading/ladder.py); with `ladder_train`, train and
+    test every cell afresh at each rung: ladder.csv, ladder_cells.csv and ladder.png."""
     from tradebrain.desks.day_trading.study import run_study, symbol_data, write_report
     from tradebrain.desks.runs import start_run
 
@@ -112,10 +116,14 @@ def run_day_trading_study(
         raise TradebrainError(f"--seeds must be >= 1, got {seeds}")
     run_dir = start_run(config, config.name, out)
     data = [symbol_data(symbol, bars, config) for symbol, bars in sources]
+    import pandas as pd
+
+    from tradebrain.desks.day_trading.ladder import RUNGS
+
     cells = len(data) * len(commissions) * seeds
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr_console, disable=not progress, transient=True) as bar:
-        task = bar.add_task("study", total=cells)
+        task = bar.add_task("study", total=cells * (1 + len(RUNGS) * ladder_train))
         started = [0]
 
         def on_cell(label: str) -> None:
@@ -123,16 +131,28 @@ def run_day_trading_study(
             started[0] += 1
 
         study = run_study(data, commissions, list(range(seeds)), config, run_dir, on_cell=on_cell)
-    report = write_report(study, config, list(range(seeds)))
-    summary = None
-    if ladder:
-        from tradebrain.desks.day_trading.ladder import run_ladder, summarise_ladder, write_ladder
+        report = write_report(study, config, list(range(seeds)))
+        summary = None
+        if ladder or ladder_train:
+            from tradebrain.desks.day_trading.ladder import (
+                run_ladder,
+                run_trained_ladder,
+                summarise_ladder,
+                write_ladder,
+            )
 
-        with stderr_console.status("realism ladder: re-running every cell at each rung", spinner="dots"):
-            rows = run_ladder(study.cells, data, config)
-        summary = summarise_ladder(rows)
-        write_ladder(rows, summary, run_dir)
-    return StudyRun(config.name, run_dir, report, study, summary)
+            parts = []
+            if ladder:
+                bar.update(task, description="realism ladder: re-running every trained cell at each rung")
+                parts.append(run_ladder(study.cells, data, config))
+            if ladder_train:
+                parts.append(
+                    run_trained_ladder(data, commissions, list(range(seeds)), config, run_dir, on_cell=on_cell)
+                )
+            rows = pd.concat(parts, ignore_index=True)
+            summary = summarise_ladder(rows)
+            write_ladder(rows, summary, run_dir)
+    return StudyRun(config.name, run_dir, report, study, summary, config.env.venue.label())
 
 
 def _interval(record: Mapping[str, Any], key: str, percent: bool = True) -> str:
@@ -144,9 +164,10 @@ def _interval(record: Mapping[str, Any], key: str, percent: bool = True) -> str:
     return text
 
 
-def study_table(records: Sequence[Mapping[str, Any]]) -> Table:
+def study_table(records: Sequence[Mapping[str, Any]], fills: str = "") -> Table:
     """Agent vs buy-and-hold per symbol and commission: means over seeds with 95% intervals."""
-    table = Table(title="Agent vs buy-and-hold on the test sessions (mean over seeds [95% interval])")
+    under = f", fills: {fills}" if fills else ""
+    table = Table(title=f"Agent vs buy-and-hold on the test sessions{under} (mean over seeds [95% interval])")
     for column in ("symbol", "commission", "agent return", "B&H return", "agent Sharpe", "B&H Sharpe",
                    "agent max DD", "trades", "win rate"):  # fmt: skip
         table.add_column(column, justify="left" if column == "symbol" else "right")
@@ -162,13 +183,13 @@ def study_table(records: Sequence[Mapping[str, Any]]) -> Table:
 
 def ladder_table(records: Sequence[Mapping[str, Any]]) -> Table:
     """The realism ladder: the same trained cells as fills become realistic, against buy-and-hold."""
-    table = Table(title="Realism ladder: the same trained policies on the test sessions (mean over seeds [95% CI])")
-    for column in ("symbol", "commission", "fills", "agent return", "B&H return", "agent - B&H", "agent Sharpe",
-                   "trades/session"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("symbol", "fills") else "right")
+    table = Table(title="Realism ladder on the test sessions (mean over seeds [95% CI])")
+    for column in ("symbol", "commission", "trained", "fills", "agent return", "B&H return", "agent - B&H",
+                   "agent Sharpe", "trades/session"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("symbol", "trained", "fills") else "right")
     for r in records:
         table.add_row(
-            r["symbol"], f"{r['commission']:g}", r["rung"], _interval(r, "total_return"),
+            r["symbol"], f"{r['commission']:g}", r["trained"], r["rung"], _interval(r, "total_return"),
             _interval(r, "bh_total_return"), _interval(r, "excess_return"), _interval(r, "sharpe", False),
             _interval(r, "trades_per_session", False),
         )  # fmt: skip
@@ -177,7 +198,8 @@ def ladder_table(records: Sequence[Mapping[str, Any]]) -> Table:
 
 def evaluation_table(result: Mapping[str, Any]) -> Table:
     """A saved agent and buy-and-hold on the same test sessions."""
-    table = Table(title=f"{result['name']}: {result['symbol']}, {result['sessions']} test sessions")
+    fills = f", fills: {result['fills']}" if result.get("fills") else ""
+    table = Table(title=f"{result['name']}: {result['symbol']}, {result['sessions']} test sessions{fills}")
     for column in ("policy", "return", "Sharpe", "max drawdown", "trades", "win rate"):
         table.add_column(column, justify="left" if column == "policy" else "right")
     for policy, m in result["policies"].items():
@@ -192,7 +214,7 @@ def print_result(result: Mapping[str, Any], out: Console) -> None:
     """A study's table (and where its report is), or a saved model's evaluation."""
     if "summary" in result:
         wide = Console(width=max(out.width, 140))
-        wide.print(study_table(result["summary"]))
+        wide.print(study_table(result["summary"], result.get("fills", "")))
         if result.get("ladder"):
             wide.print(ladder_table(result["ladder"]))
             out.print(f"ladder: [bold]{Path(result['run_dir']) / 'ladder.png'}[/] and ladder.csv")
@@ -216,21 +238,37 @@ def study(
     tz: Annotated[str, typer.Option(help="time zone of naive timestamps in the files")] = "UTC",
     config: Annotated[Path | None, typer.Option(help="YAML day-trading desk config")] = None,
     name: Annotated[str | None, typer.Option(help="run name (folder under --out)")] = None,
+    fill: Annotated[
+        str | None, typer.Option(help="next-open (default) | close (optimistic) | next-vwap | next-typical")
+    ] = None,
+    spread: Annotated[
+        str | None, typer.Option(help="range (default: from each bar's high-low range) | fixed | none")
+    ] = None,
+    spread_bps: Annotated[
+        float | None, typer.Option(help="full quoted spread for --spread fixed, basis points")
+    ] = None,
+    latency_bars: Annotated[int | None, typer.Option(help="bars between a decision and the venue (default 0)")] = None,
     ladder: Annotated[
         bool,
         typer.Option(
-            help="also re-run every trained cell as fills get realistic: close, next open, + spread, + latency"
+            help="also re-run every trained cell as fills get realistic: close, next open, + spread, + latency, + cap"
         ),
+    ] = False,
+    ladder_train: Annotated[
+        bool, typer.Option(help="also train and test every cell afresh under each rung's fills (5x the training)")
     ] = False,
     out: OutOption = Path("runs"),
     as_json: JsonOption = False,
 ) -> None:
     """Train (MaskablePPO by default) and backtest out of sample per symbol, commission and seed; compare
     with buy-and-hold per symbol and for an equal-weight portfolio; write runs/<name>/report.html.
-    `--ladder` adds the realism ladder (ladder.csv, ladder.png)."""
+    Fills: the next bar's open plus half the range-estimated spread, unless --fill/--spread/--latency-bars
+    say otherwise (the env trains under them too). `--ladder` re-runs the trained cells at each rung of
+    the realism ladder, `--ladder-train` trains and tests each cell at each rung (ladder.csv, ladder.png)."""
     from tradebrain.core.cli import console
     from tradebrain.core.config import load_config, with_updates
     from tradebrain.desks.day_trading.study import DayTradingDeskConfig
+    from tradebrain.market.venue import venue_from_options
 
     try:
         names = [part.strip() for part in symbols.split(",") if part.strip()]
@@ -240,8 +278,17 @@ def study(
         desk_config = with_updates(
             load_config(DayTradingDeskConfig, config), {k: v for k, v in updates.items() if v is not None}
         )
+        venue = venue_from_options(desk_config.env.venue, fill, spread, spread_bps, latency_bars)
+        desk_config = with_updates(desk_config, {"env.venue": venue.model_dump()})
         result = run_day_trading_study(
-            sources, _floats(commissions, "commissions"), seeds, desk_config, out, progress=not as_json, ladder=ladder
+            sources,
+            _floats(commissions, "commissions"),
+            seeds,
+            desk_config,
+            out,
+            progress=not as_json,
+            ladder=ladder,
+            ladder_train=ladder_train,
         ).as_dict()
     except TradebrainError as error:
         raise fail(error) from None

@@ -9,6 +9,10 @@ from pydantic import Field, field_validator
 
 from tradebrain.core.config import StrictModel
 from tradebrain.data.features import FEATURE_NAMES
+from tradebrain.market.venue import VenueConfig
+
+DEFAULT_VENUE = VenueConfig(fill="next_open", spread="range")
+"""The desk's fills by default: the next bar's open, paying half the spread the high-low range implies."""
 
 
 class DayTradingEnvConfig(StrictModel):
@@ -22,7 +26,12 @@ class DayTradingEnvConfig(StrictModel):
     quantity to whole units. `invalid_action`: "mask" (an invalid action is an error; the agent
     reads `action_masks()`) or "penalty" (an invalid action costs `invalid_penalty` reward and
     is treated as hold, for algorithms without masks). `features`: the columns of
-    `tradebrain.data.features.FEATURE_NAMES` the agent observes, in that order.
+    `tradebrain.data.features.FEATURE_NAMES` the agent observes, in that order. `venue`: how
+    orders fill (market/venue.py), in training and in the desk's backtests alike: by default the
+    next bar's open plus half the range-estimated spread; `fill: close` is the optimistic same-bar
+    close. Its fees are `commission` (the fee rate) and the venue's `fee_per_share` and `min_fee`.
+    The env does not model a participation cap or impact (the backtest does: test a trained policy
+    under them with `tradebrain study daytrading --ladder`).
     """
 
     commission: float = Field(0.0, ge=0.0, lt=0.1, description="fraction of the traded value, per side")
@@ -34,6 +43,25 @@ class DayTradingEnvConfig(StrictModel):
     invalid_action: Literal["mask", "penalty"] = "mask"
     invalid_penalty: float = Field(0.01, ge=0.0, description="reward subtracted for an invalid action (penalty mode)")
     features: tuple[str, ...] = Field(FEATURE_NAMES, min_length=1)
+    venue: VenueConfig = DEFAULT_VENUE
+
+    @field_validator("venue")
+    @classmethod
+    def _venue_the_env_models(cls, venue: VenueConfig) -> VenueConfig:
+        if venue.fee_rate:
+            raise ValueError(
+                f"venue.fee_rate = {venue.fee_rate:g} duplicates the env's commission; set commission instead"
+            )
+        if venue.participation is not None:
+            raise ValueError(
+                "the day-trading env fills whole orders (no participation cap); leave venue.participation unset "
+                "and test the trained policy under a cap with `tradebrain study daytrading --ladder`"
+            )
+        if venue.impact != "none" and venue.impact_coefficient > 0:
+            raise ValueError("the day-trading env does not model market impact; leave venue.impact unset")
+        if venue.spread == "quoted":
+            raise ValueError("the day-trading days carry no bid/ask quotes; use venue.spread 'range' or 'fixed'")
+        return venue
 
     @field_validator("features")
     @classmethod

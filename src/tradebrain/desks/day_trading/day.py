@@ -18,17 +18,26 @@ from tradebrain.data.features import FEATURE_NAMES, compute_features
 from tradebrain.data.pipeline import split_days
 from tradebrain.data.schema import validate_bars
 from tradebrain.desks.day_trading.config import DEFAULT_CONFIG, DayTradingEnvConfig
+from tradebrain.market.venue import FillInputs, VenueConfig, fill_inputs
 
 
 @dataclass(frozen=True, eq=False)
 class TradingDay:
-    """One session of one symbol: bar start `timestamps` (UTC), `close` prices (the fill prices) and
-    `features` (bars, n_features), all finite, with the column names in `feature_names`."""
+    """One session of one symbol: bar start `timestamps` (UTC), `close` prices and `features`
+    (bars, n_features), all finite, with the column names in `feature_names`; and the bars' `open`,
+    `high`, `low`, `volume` and `vwap` (NaN where unknown), which the simulated venue fills
+    around (next open, range spread, VWAP). `trading_days` sets them all; a day built without them
+    trades only through a venue that needs the close alone."""
 
     timestamps: pd.DatetimeIndex
     close: np.ndarray
     features: np.ndarray
     feature_names: tuple[str, ...] = FEATURE_NAMES
+    open: np.ndarray | None = None
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
+    volume: np.ndarray | None = None
+    vwap: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         bars = len(self.timestamps)
@@ -50,6 +59,19 @@ class TradingDay:
                 f"feature {self.feature_names[column]!r} is not finite at {self.timestamps[row]}; "
                 "drop warm-up rows (trading_days does) or fix the bars"
             )
+        for name in ("open", "high", "low", "volume", "vwap"):
+            column = getattr(self, name)
+            if column is None:
+                continue
+            if column.shape != (bars,):
+                raise InputError(f"{name} has shape {column.shape}; expected ({bars},), one value per timestamp")
+            bad = ~(np.isfinite(column) & (column >= 0)) if name == "volume" else ~(column > 0)
+            if name == "vwap":
+                bad &= ~np.isnan(column)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise InputError(f"{name} is {column[row]!r} at {self.timestamps[row]}; validate the bars first")
+            column.flags.writeable = False
         for array in (self.close, self.features):
             array.flags.writeable = False
 
@@ -76,6 +98,32 @@ def check_days(days: Sequence[TradingDay], features: tuple[str, ...], owner: str
                 f"days[{index}] holds the features {day.feature_names}, the config asks for {features}; "
                 "build the days with trading_days(bars, config)"
             )
+
+
+def _joined(days: Sequence[TradingDay], name: str) -> np.ndarray | None:
+    """The column `name` of `days` laid end to end; None when a day lacks it."""
+    columns = [getattr(day, name) for day in days]
+    if any(column is None for column in columns):
+        return None
+    return np.concatenate(columns)
+
+
+def days_fill_inputs(days: Sequence[TradingDay], venue: VenueConfig) -> FillInputs:
+    """The venue's per-bar inputs (fill reference, half spread, delay) for `days` laid end to end,
+    exactly as the backtest derives them from the same bars (the range spread of a session's
+    first bars reads the previous session's last ones); orders expire with the session, so a
+    delay as long as the longest session is refused."""
+    close = np.concatenate([day.close for day in days])
+    stamps = pd.DatetimeIndex(np.concatenate([day.timestamps.as_unit("ns").asi8 for day in days]), tz="UTC")
+    try:
+        return fill_inputs(
+            venue, _joined(days, "open"), _joined(days, "high"), _joined(days, "low"), close, _joined(days, "vwap"),
+            stamps, max(day.bars for day in days),
+        )  # fmt: skip
+    except InputError as error:
+        raise InputError(
+            f"{error} (the env's venue: {venue.label()}; build the days with trading_days(bars))"
+        ) from None
 
 
 def trading_days(
@@ -108,8 +156,19 @@ def trading_days(
         stamps = pd.DatetimeIndex(session["timestamp"])
         if not stamps.equals(pd.DatetimeIndex(kept["timestamp"].iloc[start:stop])):  # sessions in time order
             raise InputError("sessions overlap in time; check the calendar")
+        columns = {
+            name: session[name].to_numpy(dtype=float, copy=True)
+            for name in ("open", "high", "low", "volume", "vwap")
+            if name in session.columns
+        }
         days.append(
-            TradingDay(stamps, session["close"].to_numpy(dtype=float, copy=True), values[start:stop].copy(), names)
+            TradingDay(
+                stamps,
+                session["close"].to_numpy(dtype=float, copy=True),
+                values[start:stop].copy(),
+                names,
+                **columns,
+            )
         )
         start = stop
     return days

@@ -195,7 +195,11 @@ class DecisionPath:
         """The all-in quantity a buy at `price` asks for: cash_fraction of the cash, fee included,
         floored to whole units when configured (the env's DayAccount.buy sizing)."""
         config = self.config
-        quantity, _, _ = buy_size(self.cash, price, config.commission, config.cash_fraction, config.whole_shares)
+        venue = config.venue
+        quantity, _, _ = buy_size(
+            self.cash, price, config.commission, config.cash_fraction, config.whole_shares, venue.fee_per_share,
+            venue.min_fee,
+        )  # fmt: skip
         return float(quantity)
 
     def step(

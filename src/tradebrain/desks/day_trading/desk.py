@@ -35,14 +35,17 @@ class Evaluation:
     symbol: str
     sessions: int
     policies: dict[str, dict[str, float]]
+    fills: str = ""
+    """The label of the venue both were backtested through."""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: each policy's return, Sharpe, drawdown, trades and win rate."""
+        """JSON-ready: each policy's return, Sharpe, drawdown, trades and win rate, and the fills."""
         from tradebrain.reports.common import finite_json
 
         result: dict[str, Any] = finite_json(
-            {"name": self.name, "symbol": self.symbol, "sessions": self.sessions, "policies": self.policies}
-        )
+            {"name": self.name, "symbol": self.symbol, "sessions": self.sessions, "fills": self.fills,
+             "policies": self.policies}
+        )  # fmt: skip
         return result
 
 
@@ -109,7 +112,8 @@ class DayTradingDesk(Desk["DayTradingExperimentConfig"]):
         gate = RiskGate(config.risk) if config.risk is not None else None
         agent = session_metrics(backtest_days(bars, test, policy, config.env, gate), test)
         held = session_metrics(buy_and_hold_days(bars, test, config.env), test)
-        return Evaluation(config.name, config.symbol, len(test), {policy.name: agent, BASELINE: held})
+        policies = {policy.name: agent, BASELINE: held}
+        return Evaluation(config.name, config.symbol, len(test), policies, config.env.venue.label())
 
     def _policy(self, config: DayTradingExperimentConfig, model: Path) -> ExportedPolicy:
         """The policy of a model.zip (exported, with its statistics) or of an exported policy.npz, refused

@@ -22,10 +22,12 @@ from tradebrain.desks.day_trading.actions import (
     parse_action,
 )
 from tradebrain.desks.day_trading.config import DEFAULT_CONFIG, DayTradingEnvConfig
-from tradebrain.desks.day_trading.day import TradingDay, check_days
+from tradebrain.desks.day_trading.day import TradingDay, check_days, days_fill_inputs
 from tradebrain.desks.day_trading.observer import observation, observation_names, observation_size
+from tradebrain.market.venue import BPS
 
 RESET_OPTIONS = frozenset({"day", "cash"})
+NO_ORDER = -1  # a slot of the in-flight order ring with no order
 
 
 class DayTradingEnv(gym.Env[np.ndarray, Any]):
@@ -33,7 +35,12 @@ class DayTradingEnv(gym.Env[np.ndarray, Any]):
 
     ## Action Space
     `Discrete(3)`: 0 hold, 1 buy (spend `cash_fraction` of the cash, fee included), 2 sell (the whole
-    position). An action decided at bar t fills at the close of bar t. `action_masks()` gives the
+    position). Orders fill through `config.venue` (market/venue.py), as in the desk's backtests: by
+    default an action decided at bar t fills at the open of bar t + 1 plus half the range-estimated
+    spread; with `fill: close` at the close of bar t (optimistic); a latency of L bars delays the
+    fill by L bars. An order that would fill after the session's last bar expires. While an order
+    is on its way (latency), the agent observes the position it is moving to (its return 0 until
+    filled), as the backtest's policy does. `action_masks()` gives the
     actions allowed now (see `actions.action_mask`): a new position is held for `cooldown_bars`
     bars, and in the last `exit_window_bars` bars of the session a position may only be sold and
     none opened. `invalid_action: mask` (default): an invalid action raises `InputError`, so a
@@ -43,20 +50,21 @@ class DayTradingEnv(gym.Env[np.ndarray, Any]):
     ## Observation Space
     `Box(-inf, inf, (len(features) + 2,), float32)`: the bar's scale-invariant features
     (`config.features`, point-in-time), then 1.0 when long (else 0.0), then the open position's
-    return close / entry price - 1 net of the entry fee (0 when flat).
+    return quantity * close / entry cost - 1, net of the entry's spread, slippage and fee (0 when flat).
 
     ## Rewards
-    Zero on hold and buy. On a sell (and on the forced exit): the percentage change of the balance
-    from before the entry to after the exit, both fees included, 100 * (cash after / cash before - 1).
+    Zero until a position closes. When a sell fills (and on the forced exit): the percentage change
+    of the balance from before the entry to after the exit, every cost of both fills included,
+    100 * (cash after / cash before - 1), paid on the step whose move to the next bar filled it.
     In penalty mode an invalid action adds -`invalid_penalty`. The sum over an episode is thus the
     sum of the day's trade returns in percent.
 
     ## Episode End
     An episode is one session; `terminated` after the decision at its last bar, where a position
-    still open is sold at the close (forced exit: the session end is part of the env, not of the
-    policy), so every episode ends flat. Never `truncated`. `info` carries the `balance` (cash plus
-    position at the close), `cash`, `position` (units held), `trades` (round trips), `fees`,
-    `day` (index into `days`) and `forced_exit`.
+    still open is sold at the close, paying the half spread (forced exit: the session end is part
+    of the env, not of the policy), so every episode ends flat. Never `truncated`. `info` carries
+    the `balance` (cash plus position at the close), `cash`, `position` (units held), `trades`
+    (round trips), `fees`, `day` (index into `days`) and `forced_exit`.
 
     ## Arguments
     `days`: the sessions to trade (`trading_days(...)`), each with the features of `config`.
@@ -84,6 +92,10 @@ class DayTradingEnv(gym.Env[np.ndarray, Any]):
         self._day_index = 0
         self._bar = 0
         self._entry_bar = 0
+        self.fill_inputs = days_fill_inputs(self.days, config.venue)
+        self._starts = np.concatenate([[0], np.cumsum([day.bars for day in self.days])[:-1]]).astype(np.int64)
+        self._delay = self.fill_inputs.delay
+        self._pending = np.full(max(self._delay, 1), NO_ORDER, dtype=np.int64)  # slot bar % delay: bar's target
         self.account = self._new_account()
 
     @property
@@ -98,9 +110,11 @@ class DayTradingEnv(gym.Env[np.ndarray, Any]):
 
     def _new_account(self, cash: float | None = None) -> DayAccount:
         config = self.config
+        venue = config.venue
         return DayAccount(
-            config.cash if cash is None else cash, config.commission, config.cash_fraction, config.whole_shares
-        )
+            config.cash if cash is None else cash, config.commission, config.cash_fraction, config.whole_shares,
+            venue.slippage_bps / BPS, venue.fee_per_share, venue.min_fee,
+        )  # fmt: skip
 
     def _next_day(self) -> int:
         """The next day of the current order; a fresh order once every day has been drawn."""
@@ -112,22 +126,46 @@ class DayTradingEnv(gym.Env[np.ndarray, Any]):
         self._cursor += 1
         return day
 
+    def _in_flight(self) -> int:
+        """The latest target still on its way to the venue (latency > 0), else NO_ORDER."""
+        slots = len(self._pending)
+        for back in range(1, self._delay):
+            target = int(self._pending[(self._bar - back) % slots])
+            if target != NO_ORDER:
+                return target
+        return NO_ORDER
+
+    def _seen(self) -> tuple[bool, float, int]:
+        """(long, position return, bars held) as the agent sees them: the position its orders are
+        taking it to when one is on its way (return 0, held 0), else the filled one."""
+        account = self.account
+        intended = self._in_flight()
+        if intended != NO_ORDER and (intended == 1) != account.in_position:
+            return intended == 1, 0.0, 0
+        held = self._bar - self._entry_bar if account.in_position else 0
+        return account.in_position, account.position_pnl(float(self.day.close[self._bar])), held
+
     def action_masks(self) -> np.ndarray:
         """The actions allowed at the current bar (bool, shape (3,)), as sb3-contrib expects."""
-        account = self.account
+        in_position, _, held = self._seen()
         return action_mask(
-            account.in_position,
-            self._bar - self._entry_bar if account.in_position else 0,
-            self.day.bars - 1 - self._bar,
-            self.config.cooldown_bars,
-            self.config.exit_window_bars,
+            in_position, held, self.day.bars - 1 - self._bar, self.config.cooldown_bars, self.config.exit_window_bars
         )
 
     def _observe(self) -> np.ndarray:
-        day, bar = self.day, self._bar
-        return observation(
-            day.features[bar], self.account.in_position, self.account.position_pnl(day.close[bar]), self.names[:-2]
-        )
+        in_position, pnl, _ = self._seen()
+        return observation(self.day.features[self._bar], in_position, pnl, self.names[:-2])
+
+    def _move_to(self, target: int, row: int) -> float:
+        """Fill the order that takes the account to `target` (1 long, 0 flat) at the venue's price for
+        row `row` of the days laid end to end; returns the trade reward of a sell (else 0)."""
+        account, inputs = self.account, self.fill_inputs
+        if target == 1 and not account.in_position:
+            account.buy(float(inputs.references[row]), float(inputs.half_spread[row]))
+            self._entry_bar = self._bar
+        elif target == 0 and account.in_position:
+            return account.sell(float(inputs.references[row]), float(inputs.half_spread[row]))[1]
+        return 0.0
 
     def _info(self, forced_exit: bool = False) -> dict[str, Any]:
         account = self.account
@@ -164,11 +202,13 @@ class DayTradingEnv(gym.Env[np.ndarray, Any]):
             raise InputError(f"options['cash'] must be a finite balance > 0 (got {cash!r})")
         self._bar = 0
         self._entry_bar = 0
+        self._pending[:] = NO_ORDER
         self.account = self._new_account(None if cash is None else float(cash))
         return self._observe(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Act at the current bar (fill at its close), then move to the next bar."""
+        """Act at the current bar, then move to the next bar; the order fills when the venue says
+        (at this bar's close, or at a later bar as the clock moves on)."""
         chosen = parse_action(action)
         mask = self.action_masks()
         reward = 0.0
@@ -181,17 +221,25 @@ class DayTradingEnv(gym.Env[np.ndarray, Any]):
                 )
             reward -= self.config.invalid_penalty
             chosen = HOLD
-        price = float(self.day.close[self._bar])
+        in_position, _, _ = self._seen()
+        target = 1 if chosen == BUY else 0 if chosen == SELL else int(in_position)
+        row = int(self._starts[self._day_index]) + self._bar
+        if self._delay == 0:
+            reward += self._move_to(target, row)
+        else:
+            self._pending[self._bar % len(self._pending)] = target
         account = self.account
-        if chosen == BUY:
-            account.buy(price)
-            self._entry_bar = self._bar
-        elif chosen == SELL:
-            reward += account.sell(price)[1]
         last = self._bar == self.day.bars - 1
         forced_exit = last and account.in_position
-        if forced_exit:
-            reward += account.sell(price)[1]
-        if not last:
+        if forced_exit:  # at the close, paying the half spread
+            reward += account.sell(float(self.day.close[self._bar]), float(self.fill_inputs.half_spread[row]))[1]
+        if last:
+            self._pending[:] = NO_ORDER  # orders still on their way expire with the session
+        else:
             self._bar += 1
+            if self._delay > 0:
+                slot = self._bar % len(self._pending)
+                arriving, self._pending[slot] = int(self._pending[slot]), NO_ORDER
+                if arriving != NO_ORDER:
+                    reward += self._move_to(arriving, row + 1)
         return self._observe(), reward, last, False, self._info(forced_exit)

@@ -27,9 +27,10 @@ from tradebrain.core.errors import InputError
 from tradebrain.core.io import atomic_write_csv
 from tradebrain.desks.day_trading.backtest import backtest_days, buy_and_hold_days, session_ends
 from tradebrain.desks.day_trading.config import DayTradingEnvConfig
-from tradebrain.desks.day_trading.day import TradingDay, trading_days
+from tradebrain.desks.day_trading.day import TradingDay, days_fill_inputs, trading_days
 from tradebrain.desks.day_trading.report import write_day_trading_report
 from tradebrain.desks.day_trading.vec import make_vec_env
+from tradebrain.desks.runs import write_config
 from tradebrain.risk.gate import RiskGate
 from tradebrain.risk.limits import RiskLimits
 from tradebrain.rl.export import export_policy
@@ -156,12 +157,16 @@ def run_cell(
     out_dir: Path | None,
     progress: bool = False,
 ) -> Cell:
-    """Train, export and backtest one cell (commission and seed are those of `config`)."""
+    """Train, export and backtest one cell (commission, seed and fills are those of `config`, saved
+    beside the cell's model as config.yaml)."""
     started = time.perf_counter()
     agent = train_day_trader(train_days, config, out_dir, progress)
     seconds = time.perf_counter() - started
     policy = export_policy(agent.model, agent.vec_normalize, f"{config.train.algo} seed {config.train.seed}")
-    path = policy.save(out_dir / "policy.npz") if out_dir is not None else None
+    path = None
+    if out_dir is not None:
+        path = policy.save(out_dir / "policy.npz")
+        write_config(config, out_dir)  # the cell's own commission, seed and fills
     gate = RiskGate(config.risk) if config.risk is not None else None
     result = backtest_days(bars, test_days, policy, config.env, gate)
     held = buy_and_hold_days(bars, test_days, config.env)
@@ -279,6 +284,11 @@ def run_study(
     """Every (symbol, commission, seed) cell, the equal-weight portfolio, and the aggregate table."""
     if not data or not commissions or not seeds:
         raise InputError("a study needs at least one symbol, one commission and one seed")
+    for item in data:  # a venue these bars cannot serve (a latency as long as a session...) fails before training
+        try:
+            days_fill_inputs(item.days, config.env.venue)
+        except InputError as error:
+            raise InputError(f"{item.symbol}: {error}") from None
     cells: list[Cell] = []
     for item in data:
         train_days, test_days = split_sessions(item.days, config.train_sessions, config.test_sessions)
@@ -317,6 +327,8 @@ def write_report(study: Study, config: DayTradingDeskConfig, seeds: Sequence[int
         f"{config.train.algo} trained {config.train.timesteps:,} env steps per cell; the backtest runs the exported "
         "policy (identical actions to the SB3 model) with the env's observation and action masks.",
         "Intervals: Student-t 95% across seeds (none with one seed); buy-and-hold has no seed.",
+        f"Fills: {config.env.venue.label()}, in training (the env) and in the backtests of the agent and of "
+        "buy-and-hold alike (market/venue.py).",
     ]
     return write_day_trading_report(
         study.table, curves, config, study.run_dir, title=config.name, algorithm=config.train.algo,

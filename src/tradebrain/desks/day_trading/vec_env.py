@@ -1,9 +1,10 @@
 """Natively batched twin of `tradebrain/DayTrading-v0`: N sessions in one compiled step, a
 stable-baselines3 VecEnv equal to N `DayTradingEnv`s seeded seed + i.
 
-The account arithmetic of `account.DayAccount` (buy sizing, fees, the trade reward) is written
-once more here as a numba kernel over arrays, line for line in the same order of floating-point
-operations, because a Python object per episode is what made the DummyVecEnv slow; the masks
+The account arithmetic of `account.DayAccount` (buy sizing, fees, the trade reward) and the env's
+orders on their way to the venue are written once more here as a numba kernel over arrays, line
+for line in the same order of floating-point operations (the prices and fees are the venue's own
+compiled rules, market/fills.py), because a Python object per episode is what made the DummyVecEnv slow; the masks
 are the compiled `actions.allowed_actions` itself. tests/unit/desks/day_trading/test_vec_env.py
 proves the twin equal to the DummyVecEnv of single envs step for step.
 """
@@ -33,26 +34,78 @@ from tradebrain.desks.day_trading.actions import (
     describe_mask,
 )
 from tradebrain.desks.day_trading.config import DEFAULT_CONFIG, DayTradingEnvConfig
-from tradebrain.desks.day_trading.day import TradingDay, check_days
-from tradebrain.desks.day_trading.env import RESET_OPTIONS
+from tradebrain.desks.day_trading.day import TradingDay, check_days, days_fill_inputs
+from tradebrain.desks.day_trading.env import NO_ORDER, RESET_OPTIONS
 from tradebrain.desks.day_trading.observer import observation_size
+from tradebrain.market import fills
+from tradebrain.market.fills import BUY as BUY_SIDE
+from tradebrain.market.fills import SELL as SELL_SIDE
+from tradebrain.market.fills import market_price, ticket_fee
+from tradebrain.market.venue import BPS
 from tradebrain.rl.vec_env import BatchedVecEnv
 
-refresh_cache(__file__, [actions.__file__, account.__file__])
+refresh_cache(__file__, [actions.__file__, account.__file__, fills.__file__])
 
 NO_ERROR = -1
 # columns of the float state: one row per episode
 _CASH, _QUANTITY, _ENTRY_PRICE, _ENTRY_BALANCE, _ENTRY_COST, _FEES, _REALISED = range(7)
 N_STATE = 7
+# the costs vector: fee rate, slippage (fraction), fee per share, minimum fee
+_COMMISSION, _SLIPPAGE, _PER_SHARE, _MIN_FEE = range(4)
 
 
 @njit(cache=True)
-def _sell(i: int, price: float, state: np.ndarray, commission: float, trades: np.ndarray) -> float:
+def _in_flight(pending: np.ndarray, i: int, bar: int, delay: int) -> int:
+    """`DayTradingEnv._in_flight` for episode i."""
+    slots = pending.shape[1]
+    for back in range(1, delay):
+        target = int(pending[i, (bar - back) % slots])
+        if target != NO_ORDER:
+            return target
+    return NO_ORDER
+
+
+@njit(cache=True)
+def _seen_long(pending: np.ndarray, i: int, bar: int, delay: int, quantity: float) -> tuple[bool, bool]:
+    """(long as the agent sees it, whether an order on its way decides it): `DayTradingEnv._seen`."""
+    intended = _in_flight(pending, i, bar, delay)
+    if intended != NO_ORDER and (intended == 1) != (quantity > 0):
+        return intended == 1, True
+    return quantity > 0, False
+
+
+@njit(cache=True)
+def _buy(
+    i: int,
+    reference: float,
+    half_spread: float,
+    state: np.ndarray,
+    costs: np.ndarray,
+    cash_fraction: float,
+    whole_shares: bool,
+) -> None:
+    """`DayAccount.buy` on episode i (the caller has checked that it buys something)."""
+    price = market_price(reference, BUY_SIDE, half_spread, costs[_SLIPPAGE], 0.0)
+    quantity, cost, fee = buy_size(
+        state[i, _CASH], price, costs[_COMMISSION], cash_fraction, whole_shares, costs[_PER_SHARE], costs[_MIN_FEE]
+    )
+    state[i, _ENTRY_BALANCE] = state[i, _CASH]
+    state[i, _ENTRY_PRICE] = price
+    state[i, _ENTRY_COST] = cost
+    state[i, _QUANTITY] = quantity
+    state[i, _CASH] -= cost
+    state[i, _FEES] += fee
+
+
+@njit(cache=True)
+def _sell(
+    i: int, reference: float, half_spread: float, state: np.ndarray, costs: np.ndarray, trades: np.ndarray
+) -> float:
     """`DayAccount.sell` on episode i; returns the trade reward."""
     quantity = state[i, _QUANTITY]
-    notional = quantity * price
-    fee = commission * notional
-    state[i, _CASH] += notional - fee
+    price = market_price(reference, SELL_SIDE, half_spread, costs[_SLIPPAGE], 0.0)
+    fee = ticket_fee(quantity, price, costs[_PER_SHARE], costs[_COMMISSION], costs[_MIN_FEE])
+    state[i, _CASH] += quantity * price - fee
     state[i, _FEES] += fee
     state[i, _REALISED] += quantity * (price - state[i, _ENTRY_PRICE])
     trades[i] += 1
@@ -64,19 +117,45 @@ def _sell(i: int, price: float, state: np.ndarray, commission: float, trades: np
 
 
 @njit(cache=True)
+def _move_to(
+    i: int,
+    target: int,
+    row: int,
+    references: np.ndarray,
+    half_spread: np.ndarray,
+    state: np.ndarray,
+    costs: np.ndarray,
+    cash_fraction: float,
+    whole_shares: bool,
+    trades: np.ndarray,
+) -> float:
+    """`DayTradingEnv._move_to` on episode i; returns the reward of a sell (else 0)."""
+    if target == 1 and not state[i, _QUANTITY] > 0:
+        _buy(i, references[row], half_spread[row], state, costs, cash_fraction, whole_shares)
+        return 0.0
+    if target == 0 and state[i, _QUANTITY] > 0:
+        return _sell(i, references[row], half_spread[row], state, costs, trades)
+    return 0.0
+
+
+@njit(cache=True)
 def _step(
     chosen: np.ndarray,
     invalid: np.ndarray,
     penalty: float,
     close: np.ndarray,
+    references: np.ndarray,
+    half_spread: np.ndarray,
+    delay: int,
     starts: np.ndarray,
     lengths: np.ndarray,
     day: np.ndarray,
     bar: np.ndarray,
     entry_bar: np.ndarray,
+    pending: np.ndarray,
     state: np.ndarray,
     trades: np.ndarray,
-    commission: float,
+    costs: np.ndarray,
     cash_fraction: float,
     whole_shares: bool,
     reward: np.ndarray,
@@ -87,10 +166,27 @@ def _step(
     ones replaced by HOLD and flagged in `invalid`). Returns the first episode whose buy would get
     no unit (nothing is changed then), else NO_ERROR."""
     n = chosen.shape[0]
+    slots = pending.shape[1]
+    targets = np.empty(n, dtype=np.int64)
     for i in range(n):  # check first, so a refused buy leaves every episode untouched
-        if chosen[i] == BUY:
-            price = close[starts[day[i]] + bar[i]]
-            quantity, _, _ = buy_size(state[i, _CASH], price, commission, cash_fraction, whole_shares)
+        b = bar[i]
+        long, _ = _seen_long(pending, i, b, delay, state[i, _QUANTITY])
+        target = 1 if chosen[i] == BUY else (0 if chosen[i] == SELL else (1 if long else 0))
+        targets[i] = target
+        row = starts[day[i]] + b
+        if delay == 0:
+            buying = target == 1
+        elif b == lengths[day[i]] - 1:
+            buying = False  # the session ends: nothing arrives
+        else:
+            buying = (target if delay == 1 else pending[i, (b + 1) % slots]) == 1
+            row += 1
+        if buying and not state[i, _QUANTITY] > 0:
+            price = market_price(references[row], BUY_SIDE, half_spread[row], costs[_SLIPPAGE], 0.0)
+            quantity, _, _ = buy_size(
+                state[i, _CASH], price, costs[_COMMISSION], cash_fraction, whole_shares, costs[_PER_SHARE],
+                costs[_MIN_FEE],
+            )  # fmt: skip
             if quantity <= 0:
                 return i
     for i in range(n):
@@ -98,24 +194,36 @@ def _step(
         if invalid[i]:
             r -= penalty
         b = bar[i]
-        price = close[starts[day[i]] + b]
-        if chosen[i] == BUY:
-            quantity, cost, fee = buy_size(state[i, _CASH], price, commission, cash_fraction, whole_shares)
-            state[i, _ENTRY_BALANCE] = state[i, _CASH]
-            state[i, _ENTRY_PRICE] = price
-            state[i, _ENTRY_COST] = cost
-            state[i, _QUANTITY] = quantity
-            state[i, _CASH] -= cost
-            state[i, _FEES] += fee
-            entry_bar[i] = b
-        elif chosen[i] == SELL:
-            r += _sell(i, price, state, commission, trades)
+        row = starts[day[i]] + b
+        if delay == 0:
+            was_long = state[i, _QUANTITY] > 0
+            r += _move_to(
+                i, targets[i], row, references, half_spread, state, costs, cash_fraction, whole_shares, trades
+            )
+            if state[i, _QUANTITY] > 0 and not was_long:
+                entry_bar[i] = b
+        else:
+            pending[i, b % slots] = targets[i]
         last = b == lengths[day[i]] - 1
         forced_exit = last and state[i, _QUANTITY] > 0
         if forced_exit:
-            r += _sell(i, price, state, commission, trades)
-        if not last:
+            r += _sell(i, close[row], half_spread[row], state, costs, trades)
+        if last:
+            for k in range(slots):
+                pending[i, k] = NO_ORDER
+        else:
             bar[i] = b + 1
+            if delay > 0:
+                slot = (b + 1) % slots
+                arriving = pending[i, slot]
+                pending[i, slot] = NO_ORDER
+                if arriving != NO_ORDER:
+                    was_long = state[i, _QUANTITY] > 0
+                    r += _move_to(
+                        i, arriving, row + 1, references, half_spread, state, costs, cash_fraction, whole_shares, trades
+                    )
+                    if state[i, _QUANTITY] > 0 and not was_long:
+                        entry_bar[i] = b + 1
         reward[i] = r
         done[i] = last
         forced[i] = forced_exit
@@ -132,6 +240,8 @@ def _observe(
     day: np.ndarray,
     bar: np.ndarray,
     entry_bar: np.ndarray,
+    pending: np.ndarray,
+    delay: int,
     state: np.ndarray,
     cooldown_bars: int,
     exit_window_bars: int,
@@ -140,18 +250,25 @@ def _observe(
     balance: np.ndarray,
 ) -> None:
     """Observation (`observer.observation`), mask (`actions.allowed_actions`) and balance
-    (`DayAccount.mark`) of the episodes in `rows` at their current bar."""
+    (`DayAccount.mark`) of the episodes in `rows` at their current bar, as the agent sees them
+    (`DayTradingEnv._seen`)."""
     width = features.shape[1]
     for i in rows:
         row = starts[day[i]] + bar[i]
         price = close[row]
         quantity = state[i, _QUANTITY]
-        in_position = quantity > 0
+        in_position, intended = _seen_long(pending, i, bar[i], delay, quantity)
         for k in range(width):
             observation[i, k] = features[row, k]
         observation[i, width] = 1.0 if in_position else 0.0
-        observation[i, width + 1] = quantity * price / state[i, _ENTRY_COST] - 1.0 if in_position else 0.0
-        held = bar[i] - entry_bar[i] if in_position else 0
+        held = 0
+        if intended:
+            observation[i, width + 1] = 0.0
+        elif in_position:
+            observation[i, width + 1] = quantity * price / state[i, _ENTRY_COST] - 1.0
+            held = bar[i] - entry_bar[i]
+        else:
+            observation[i, width + 1] = 0.0
         masks[i] = allowed_actions(in_position, held, lengths[day[i]] - 1 - bar[i], cooldown_bars, exit_window_bars)
         balance[i] = state[i, _CASH] + quantity * price
 
@@ -176,6 +293,11 @@ class DayTradingCore:
         self.lengths = np.array([day.bars for day in self.days], dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
         self.close = np.ascontiguousarray(np.concatenate([day.close for day in self.days]), dtype=np.float64)
+        self.fill_inputs = days_fill_inputs(self.days, config.venue)
+        self.delay = self.fill_inputs.delay
+        self.pending = np.full((episodes, max(self.delay, 1)), NO_ORDER, dtype=np.int64)
+        venue = config.venue
+        self.costs = np.array([config.commission, venue.slippage_bps / BPS, venue.fee_per_share, venue.min_fee])
         self.features = np.ascontiguousarray(np.concatenate([day.features for day in self.days]), dtype=np.float64)
         self.all_rows = np.arange(episodes, dtype=np.int64)
         self.rngs: list[np.random.Generator | None] = [None] * episodes
@@ -218,8 +340,8 @@ class DayTradingCore:
     def _observe(self, rows: np.ndarray) -> None:
         _observe(
             rows, self.features, self.close, self.starts, self.lengths, self.day, self.bar, self.entry_bar,
-            self.state, self.config.cooldown_bars, self.config.exit_window_bars, self.observation, self.masks,
-            self.balance,
+            self.pending, self.delay, self.state, self.config.cooldown_bars, self.config.exit_window_bars,
+            self.observation, self.masks, self.balance,
         )  # fmt: skip
 
     def info(self, i: int, forced_exit: bool = False) -> dict[str, Any]:
@@ -260,6 +382,7 @@ class DayTradingCore:
             raise InputError(f"options['cash'] of env {i} must be a finite balance > 0 (got {cash!r})")
         self.bar[i] = 0
         self.entry_bar[i] = 0
+        self.pending[i] = NO_ORDER
         self.state[i] = 0.0
         self.state[i, _CASH] = self.config.cash if cash is None else float(cash)
         self.trades[i] = 0
@@ -289,7 +412,7 @@ class DayTradingCore:
         return chosen
 
     def step(self, actions: np.ndarray) -> bool:
-        """Act in every episode at its current bar (fill at its close), then move to its next bar;
+        """Act in every episode at its current bar (fills as `DayTradingEnv.step`), then move to its next bar;
         True if any episode ended (those in `done`, not yet reset)."""
         chosen = self.parse_actions(actions)
         valid = self.masks[self.all_rows, chosen]
@@ -305,14 +428,15 @@ class DayTradingCore:
                 )
             chosen = np.where(invalid, HOLD, chosen)
         config = self.config
+        inputs = self.fill_inputs
         refused = _step(
-            chosen, invalid, config.invalid_penalty, self.close, self.starts, self.lengths, self.day, self.bar,
-            self.entry_bar, self.state, self.trades, config.commission, config.cash_fraction, config.whole_shares,
-            self.reward, self.done, self.forced_exit,
+            chosen, invalid, config.invalid_penalty, self.close, inputs.references, inputs.half_spread, self.delay,
+            self.starts, self.lengths, self.day, self.bar, self.entry_bar, self.pending, self.state, self.trades,
+            self.costs, config.cash_fraction, config.whole_shares, self.reward, self.done, self.forced_exit,
         )  # fmt: skip
         if refused != NO_ERROR:
             cash = float(self.state[refused, _CASH])
-            price = float(self.close[self.starts[self.day[refused]] + self.bar[refused]])
+            price = float(inputs.references[self.starts[self.day[refused]] + self.bar[refused] + min(self.delay, 1)])
             raise InputError(
                 f"env {refused}: cash {cash:.2f} x cash_fraction {config.cash_fraction} buys no whole unit at price "
                 f"{price}; set whole_shares=False or raise cash"

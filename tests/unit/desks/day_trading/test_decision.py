@@ -16,12 +16,15 @@ from tradebrain.desks.day_trading.day import TradingDay, trading_days
 from tradebrain.desks.day_trading.decision import Decision, DecisionPath, FastDiscretePolicy
 from tradebrain.desks.day_trading.env import DayTradingEnv
 from tradebrain.desks.day_trading.vec import make_vec_env
+from tradebrain.market.venue import VenueConfig
 from tradebrain.risk.gate import RULE_DRAWDOWN, RULE_POSITION, RiskGate
 from tradebrain.risk.limits import RiskLimits
 from tradebrain.rl.export import ExportedPolicy, export_policy
 from tradebrain.rl.training import TrainConfig, train_agent
 
-CONFIG = DayTradingEnvConfig(commission=0.0001)
+# the path is driven below with every order filled at the decision bar's close, so the env it is
+# compared with fills there too (the optimistic same-bar close)
+CONFIG = DayTradingEnvConfig(commission=0.0001, venue=VenueConfig(fill="close", spread="none"))
 TINY = {"n_steps": 256, "batch_size": 256, "n_epochs": 2}
 
 

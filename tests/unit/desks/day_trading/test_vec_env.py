@@ -19,6 +19,7 @@ from tradebrain.desks.day_trading.day import TradingDay
 from tradebrain.desks.day_trading.observer import observation_size
 from tradebrain.desks.day_trading.vec import make_dummy_vec_env, make_vec_env
 from tradebrain.desks.day_trading.vec_env import DayTradingVecEnv
+from tradebrain.market.venue import VenueConfig
 
 STEPS = 2_400  # sessions have 535 to 780 bars: every env crosses at least three episode ends
 SEED = 7
@@ -37,6 +38,17 @@ CONFIGS = {
         invalid_action="penalty",
         invalid_penalty=0.02,
     ),
+}
+
+
+VENUES = {
+    "close": VenueConfig(fill="close", spread="none"),  # the optimistic same-bar close
+    "close+latency": VenueConfig(fill="close", spread="range", latency_bars=1),
+    "next-open": VenueConfig(fill="next_open", spread="range"),  # the desk's default
+    "next-vwap+fees": VenueConfig(
+        fill="next_vwap", spread="fixed", spread_bps=3.0, slippage_bps=1.0, fee_per_share=0.005, min_fee=1.0
+    ),
+    "next-typical+latency": VenueConfig(fill="next_typical", spread="range", latency_bars=3),
 }
 
 
@@ -99,6 +111,31 @@ def test_twin_equals_single_envs_step_for_step(future_days: list[TradingDay], nu
         trades += sum(info["trades"] for info in infos if "terminal_observation" in info)
     assert ends >= 3 * num_envs  # several auto-resets per env
     assert trades > 0 and (invalid > 0) == (mode == "penalty")
+
+
+@pytest.mark.parametrize("venue", list(VENUES))
+@pytest.mark.parametrize("mode", ["mask", "penalty"])
+def test_twin_equals_single_envs_under_every_fill_model(future_days: list[TradingDay], venue: str, mode: str) -> None:
+    """The twin fills through the same venue rules as the env: timing, spread, slippage, latency
+    (orders in flight) and fees, step for step, rewards and infos included."""
+    config = CONFIGS[mode].model_copy(update={"venue": VENUES[venue]})
+    twin = VecMonitor(DayTradingVecEnv(future_days[:12], config, 3, SEED))
+    reference = VecMonitor(make_dummy_vec_env(future_days[:12], config, 3, SEED))
+    np.testing.assert_array_equal(twin.reset(), reference.reset())
+    rng = np.random.default_rng(1)
+    ends = trades = 0
+    for step in range(1_600):
+        masks = get_action_masks(twin)
+        np.testing.assert_array_equal(masks, get_action_masks(reference), err_msg=f"step {step}")
+        actions = draw_actions(rng, masks, valid_only=mode == "mask")
+        stepped, rewards, dones, infos = twin.step(actions)
+        expected, expected_rewards, expected_dones, expected_infos = reference.step(actions)
+        np.testing.assert_array_equal(stepped, expected, err_msg=f"step {step}")
+        np.testing.assert_array_equal(rewards, expected_rewards, err_msg=f"step {step}")
+        np.testing.assert_array_equal(dones, expected_dones, err_msg=f"step {step}")
+        ends += assert_infos_equal(infos, expected_infos, step)
+        trades += sum(info["trades"] for info in infos if "terminal_observation" in info)
+    assert ends >= 6 and trades > 0
 
 
 def test_masks_are_the_single_env_rules(future_days: list[TradingDay]) -> None:
