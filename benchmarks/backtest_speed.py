@@ -1,6 +1,8 @@
 """Backtest speed: the same SMA(10, 20) strategy on 1,000,000 synthetic minute bars in our
 event-driven engine, our vectorised path, backtesting.py and vectorbt (warm), plus the bars/s of an
-event-driven backtest of a small neural-network policy (observation + forward pass + risk gate).
+event-driven backtest of a small neural-network policy (observation + forward pass + risk gate),
+and the venue's costlier paths: square-root impact, and limit orders working in the venue's book
+(side by side with backtesting.py's limit orders).
 
 Why: the event-driven engine must be at least 10x faster than backtesting.py, the vectorised path
 at least as fast as vectorbt, and a live-style NN policy at least 100,000 bars/s. backtesting.py
@@ -29,6 +31,7 @@ from tradebrain.backtest.baselines import SmaCrossover
 from tradebrain.backtest.engine import BacktestConfig, run_backtest
 from tradebrain.backtest.vectorized import run_vectorized
 from tradebrain.data.sources.synthetic import random_walk_bars
+from tradebrain.market.venue import VenueConfig
 from tradebrain.risk.gate import RiskGate
 from tradebrain.risk.limits import RiskLimits
 from tradebrain.rl.kernels import RETURN_MLP, PolicyKernel, pack_mlp, return_mlp
@@ -82,7 +85,9 @@ def _timed(work: Callable[[], int]) -> tuple[float, int]:
     return time.perf_counter() - start, trades
 
 
-def _backtesting_py(bars: pd.DataFrame) -> int:
+def _backtesting_py(bars: pd.DataFrame, limit_offset: float | None = None) -> int:
+    """backtesting.py's SMA crossover; with `limit_offset` its entries are limit orders that far
+    below the close (and its exits market orders: backtesting.py closes positions at market)."""
     from backtesting import Backtest, Strategy
     from backtesting.lib import crossover
     from backtesting.test import SMA
@@ -94,9 +99,17 @@ def _backtesting_py(bars: pd.DataFrame) -> int:
 
         def next(self) -> None:
             if crossover(self.fast, self.slow):
-                self.buy()
-            elif crossover(self.slow, self.fast) and self.position:
-                self.position.close()
+                for order in self.orders:  # a new signal replaces a limit order still working
+                    order.cancel()
+                if limit_offset is None:
+                    self.buy()
+                else:
+                    self.buy(limit=self.data.Close[-1] * (1.0 - limit_offset))
+            elif crossover(self.slow, self.fast):
+                for order in self.orders:
+                    order.cancel()
+                if self.position:
+                    self.position.close()
 
     data = bars.set_index(bars["timestamp"].dt.tz_localize(None))[["open", "high", "low", "close", "volume"]]
     data.columns = ["Open", "High", "Low", "Close", "Volume"]
@@ -146,10 +159,21 @@ def run_backtest_speed(bars: int = 1_000_000, on_progress: Callable[[str], None]
         (f"{NN_ROW}, Python loop", head,
          lambda d: run_backtest(d, ReturnMlpPolicy(), config, _risk_gate(), compiled=False).n_trades),
     ]  # fmt: skip
+    impact = BacktestConfig(
+        cash=10_000.0, check_identity=False,
+        venue=VenueConfig(spread="range", impact="sqrt", impact_coefficient=0.1),
+    )  # fmt: skip
+    limits = BacktestConfig(cash=10_000.0, check_identity=False, orders="limit", limit_offset_bps=LIMIT_OFFSET_BPS)
+    cases += [
+        (IMPACT_ROW, data, lambda d: run_backtest(d, sma, impact).n_trades),
+        (LIMIT_ROW, data, lambda d: run_backtest(d, sma, limits).n_trades),
+    ]
     if importlib.util.find_spec("vectorbt"):
         cases.append(("vectorbt (warm)", data, _vectorbt))
     if importlib.util.find_spec("backtesting"):
-        cases.append(("backtesting.py", data.iloc[: min(bars, BACKTESTING_PY_BARS)], _backtesting_py))
+        head_bt = data.iloc[: min(bars, BACKTESTING_PY_BARS)]
+        cases.append(("backtesting.py", head_bt, _backtesting_py))
+        cases.append((LIMIT_PEER_ROW, head_bt, lambda d: _backtesting_py(d, LIMIT_OFFSET_BPS / 1e4)))
     rows = []
     for name, frame, work in cases:
         notify(name)
@@ -163,9 +187,14 @@ def run_backtest_speed(bars: int = 1_000_000, on_progress: Callable[[str], None]
 
 
 NN_ROW = "event-driven NN policy + risk gate"
+IMPACT_ROW = "tradebrain event-driven, range spread + sqrt impact"
+LIMIT_ROW = "tradebrain event-driven, limit orders"
+LIMIT_PEER_ROW = "backtesting.py, limit orders"
+LIMIT_OFFSET_BPS = 5.0
 RATIOS = (
     ("event-driven vs backtesting.py", "tradebrain event-driven", "backtesting.py", 10.0),
     ("vectorised vs vectorbt (warm)", "tradebrain vectorised", "vectorbt (warm)", 1.0),
+    ("limit orders vs backtesting.py's", LIMIT_ROW, LIMIT_PEER_ROW, 10.0),
 )
 
 

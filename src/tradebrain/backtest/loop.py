@@ -340,6 +340,15 @@ def _limit_for(close: float, side: int, offset: float) -> float:
     return close * (1.0 - offset) if side > 0 else close * (1.0 + offset)
 
 
+@njit(cache=True, inline="always")
+def _wants_order(desired: np.ndarray, position: np.ndarray) -> bool:
+    """Whether any symbol's position is not on its desired side (an order to submit)."""
+    for j in range(position.shape[0]):  # noqa: SIM110 (numba compiles loops, not any() over generators)
+        if desired[j] != _sign(position[j]):
+            return True
+    return False
+
+
 @njit(cache=True)
 def _book_submit(
     account: np.ndarray,
@@ -586,6 +595,8 @@ def simulate(
                         decision_close[j] = closes[t - delay, j]
                 live[slot] = False
             for _ in range(2):  # closes, then the entries of the symbols they left flat
+                if n_orders == 0 and not _wants_order(desired, position):
+                    break  # most bars: nothing to submit or match (the calls' arguments cost more than the bar)
                 n_orders, next_id, n_events = _book_submit(
                     account, position, orders, n_orders, next_id, events, n_events, desired, references[t],
                     half_spread[t], volumes, sigmas, decision_close, t, t - 1, day[t], config, use_gate, limits,
@@ -676,7 +687,9 @@ def simulate(
                     n_orders = venue_fills.cancel_orders(orders, n_orders, j)
                     desired[j] = decisions[j]
                     decision_close[j] = closes[t, j]
-            for _ in range(2):
+            for _ in range(2):  # closes, then the entries of the symbols they left flat
+                if n_orders == 0 and not _wants_order(desired, position):
+                    break  # most bars: nothing to submit or match (the calls' arguments cost more than the bar)
                 n_orders, next_id, n_events = _book_submit(
                     account, position, orders, n_orders, next_id, events, n_events, desired, closes[t],
                     half_spread[t], volumes, sigmas, decision_close, t, t, day[t], config, use_gate, limits,

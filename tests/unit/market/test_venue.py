@@ -517,3 +517,60 @@ def test_accepted_edges() -> None:
     assert VenueConfig(participation=1.0).participation == 1.0
     assert VenueConfig(fee_rate=0.0999).fee_rate == 0.0999
     assert VenueConfig(latency_ms=0.0, latency_bars=3).latency_bars == 3
+
+
+# ------------------------------------------------------------- per-bar fill inputs and CLI options
+
+
+def test_fill_inputs_give_each_timing_its_reference_and_delay() -> None:
+    from tradebrain.market.venue import fill_inputs
+
+    open_ = np.array([10.0, 11.0, 12.0, 13.0])
+    high, low, close = open_ + 1.0, open_ - 1.0, open_ + 0.5
+    vwap = np.array([10.2, np.nan, 12.2, 13.2])
+    typical = (high + low + close) / 3.0
+    cases = {
+        VenueConfig(fill="close", spread="none"): (close, 0),
+        VenueConfig(fill="close", spread="none", latency_bars=1): (open_, 1),  # one bar late: the open
+        VenueConfig(fill="next_open", spread="none"): (open_, 1),
+        VenueConfig(fill="next_typical", spread="none", latency_bars=2): (typical, 3),
+        VenueConfig(fill="next_vwap", spread="none"): (np.where(np.isnan(vwap), typical, vwap), 1),
+    }
+    for venue, (references, delay) in cases.items():
+        inputs = fill_inputs(venue, open_, high, low, close, vwap)
+        np.testing.assert_array_equal(inputs.references, references, err_msg=venue.label())
+        assert inputs.delay == delay
+        np.testing.assert_array_equal(inputs.half_spread, np.zeros(4))
+    fixed = fill_inputs(VenueConfig(spread="fixed", spread_bps=6.0), open_, high, low, close)
+    np.testing.assert_allclose(fixed.half_spread, 3e-4)
+
+
+def test_fill_inputs_map_milliseconds_and_refuse_what_the_bars_cannot_serve() -> None:
+    from tradebrain.market.venue import fill_inputs
+
+    stamps = pd.date_range("2024-01-02 14:30", periods=5, freq="1min", tz="UTC")
+    close = np.full(5, 10.0)
+    late = fill_inputs(VenueConfig(spread="none", latency_ms=90_000), close, None, None, close, None, stamps)
+    assert (late.latency, late.delay) == (2, 3)  # 90 s on one-minute bars: two bars late, filled the bar after
+    with pytest.raises(InputError, match="high and low"):
+        fill_inputs(VenueConfig(spread="range"), close, None, None, close)
+    with pytest.raises(InputError, match="latency"):
+        fill_inputs(VenueConfig(spread="none", latency_bars=4), close, None, None, close, session_bars=5)
+
+
+def test_venue_options_of_the_command_line() -> None:
+    from tradebrain.market.venue import venue_from_options
+
+    base = VenueConfig()
+    venue = venue_from_options(base, "next-vwap", "fixed", 4.0, 2)
+    assert (venue.fill, venue.spread, venue.spread_bps, venue.latency_bars) == ("next_vwap", "fixed", 4.0, 2)
+    assert venue_from_options(base) == base
+    for args, option in (
+        (("tomorrow",), "--fill"),
+        ((None, "wide"), "--spread"),
+        ((None, "fixed", -1.0), "--spread-bps"),
+        ((None, None, None, -2), "--latency-bars"),
+        ((None, "range", 3.0), "--spread-bps"),  # a fixed width with a range spread
+    ):
+        with pytest.raises(InputError, match=option):
+            venue_from_options(base, *args)
