@@ -402,6 +402,8 @@ class Market:
     low: np.ndarray | None = None
     vwap: np.ndarray | None = None
     volume: np.ndarray | None = None
+    bid: np.ndarray | None = None
+    ask: np.ndarray | None = None
 
     @cached_property
     def day(self) -> np.ndarray:
@@ -428,7 +430,7 @@ def market_from_bars(bars: pd.DataFrame) -> Market:
     first = bars["symbol"].iloc[0]
     single = bool((bars["symbol"] == first).all())
     symbols = [str(first)] if single else sorted(str(s) for s in pd.unique(bars["symbol"]))
-    extra = [column for column in ("high", "low", "vwap", "volume") if column in bars.columns]
+    extra = [column for column in ("high", "low", "vwap", "volume", "bid", "ask") if column in bars.columns]
     columns: dict[str, np.ndarray] = {}
     if single:
         in_order = bars["timestamp"].is_monotonic_increasing
@@ -457,7 +459,7 @@ def market_from_bars(bars: pd.DataFrame) -> Market:
         array.setflags(write=False)
     return Market(
         symbols, timestamps, opens, closes, columns.get("high"), columns.get("low"), columns.get("vwap"),
-        columns.get("volume"),
+        columns.get("volume"), columns.get("bid"), columns.get("ask"),
     )  # fmt: skip
 
 
@@ -599,7 +601,7 @@ def _venue_inputs(
         session_bars = int(np.diff(np.concatenate([[-1], ends])).max())
     inputs = fill_inputs(
         config.venue_config, market.open, market.high, market.low, market.close, market.vwap, market.timestamps,
-        session_bars,
+        session_bars, market.bid, market.ask,
     )  # fmt: skip
     return inputs.references, inputs.half_spread, inputs.delay
 

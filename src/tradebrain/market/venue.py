@@ -422,18 +422,20 @@ def fill_inputs(
     vwap: ArrayLike | None = None,
     timestamps: pd.DatetimeIndex | None = None,
     session_bars: int | None = None,
+    bid: ArrayLike | None = None,
+    ask: ArrayLike | None = None,
 ) -> FillInputs:
     """The venue's per-bar inputs for these bars (laid end to end in time order), so the backtest,
     the envs and the paper broker derive them alike. `timestamps` map a `latency_ms` onto the bar
     clock (the median bar step); `session_bars`, the longest session when orders expire with it,
-    refuses a delay that could never fill inside a session. A column the venue needs but the bars
-    lack is an InputError naming it."""
+    refuses a delay that could never fill inside a session; `bid` and `ask` serve the quoted
+    spread. A column the venue needs but the bars lack is an InputError naming it."""
     close_ = _as_prices(close, "close")
-    needs_range = config.spread in ("range", "quoted") or config.fill in ("next_vwap", "next_typical")
+    needs_range = config.spread == "range" or config.fill in ("next_vwap", "next_typical")
     if needs_range and (high is None or low is None):
-        what = f"spread {config.spread!r}" if config.spread in ("range", "quoted") else f"fill {config.fill!r}"
+        what = f"spread {config.spread!r}" if config.spread == "range" else f"fill {config.fill!r}"
         raise InputError(f"{what} needs high and low columns; the bars have none")
-    spread = half_spread(close_ if high is None else high, close_ if low is None else low, close_, config)
+    spread = half_spread(close_ if high is None else high, close_ if low is None else low, close_, config, bid, ask)
     bar_duration: pd.Timedelta | None = None
     if config.latency_ms > 0 and timestamps is not None and len(timestamps) > 1:
         bar_duration = pd.Timedelta(int(np.median(np.diff(timestamps.as_unit("ns").asi8))), unit="ns")

@@ -56,6 +56,23 @@ def test_a_fixed_spread_is_paid_on_both_sides_by_hand() -> None:
     assert result.label == "next open, spread 20 bps"
 
 
+def test_a_quoted_spread_pays_half_the_last_quote_known_before_the_fill() -> None:
+    """Bars carrying bid and ask (the Python API; the bar schema keeps no quotes yet): a fill on
+    bar t pays (ask - bid) / (ask + bid) of bar t - 1, the quote known before the bar trades."""
+    bars = bars_of([10.0, 11.0, 12.0, 13.0], [10.5, 11.5, 12.5, 13.5])
+    bars["bid"] = bars["close"] - np.array([0.05, 0.10, 0.02, 0.04])
+    bars["ask"] = bars["close"] + np.array([0.05, 0.10, 0.02, 0.04])
+    venue = VenueConfig(spread="quoted")
+    result = run_backtest(bars, Schedule([1, 1, 0, 0]), BacktestConfig(cash=1000.0, venue=venue))
+    buy = 11.0 * (1 + 0.10 / 21.0)  # bar 1 fills with bar 0's quote: 10.45 / 10.55
+    sell = 13.0 * (1 - 0.04 / 25.0)  # bar 3 with bar 2's: 12.48 / 12.52
+    assert [f.quantity for f in result.fills] == [np.floor(1000.0 / buy), -np.floor(1000.0 / buy)]
+    assert result.fills[0].price == pytest.approx(buy, rel=1e-15)
+    assert result.fills[1].price == pytest.approx(sell, rel=1e-15)
+    with pytest.raises(InputError, match="bid and ask"):
+        run_backtest(bars.drop(columns=["bid", "ask"]), Schedule([1, 1, 0, 0]), BacktestConfig(venue=venue))
+
+
 def test_spread_and_slippage_add_and_fees_per_share_with_a_minimum_by_hand() -> None:
     bars = bars_of([10.0, 10.0, 10.0, 10.0], [10.0, 10.0, 10.0, 10.0])
     venue = VenueConfig(spread="fixed", spread_bps=20.0, slippage_bps=10.0, fee_per_share=0.01, min_fee=2.0)
