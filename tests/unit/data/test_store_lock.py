@@ -90,9 +90,14 @@ def test_concurrent_writers_of_one_month_keep_every_row(tmp_path: Path) -> None:
     errors: list[BaseException] = []
 
     def upsert(bars: pd.DataFrame) -> None:
-        store = ParquetBarStore(tmp_path / "store", threads=1)
-        barrier.wait()
         try:
+            store = ParquetBarStore(tmp_path / "store", threads=1)  # opened (and created) concurrently too
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+            barrier.abort()  # the others must not wait forever for this thread
+            return
+        try:
+            barrier.wait(timeout=60)
             store.write(bars)
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)

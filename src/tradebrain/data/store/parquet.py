@@ -149,7 +149,7 @@ def open_root(root: Path, create: bool) -> None:
     """
     if root.is_dir():
         return
-    if root.exists():
+    if root.exists() and not root.is_dir():  # asked again: another process may have just created the folder
         raise ConfigError(f"store {root} is a file, not a folder; pass the store's folder (--store), e.g. runs/store")
     if not create:
         raise ConfigError(
