@@ -10,7 +10,14 @@ from types import ModuleType
 
 from tradebrain.core.errors import TradebrainError
 
-EXTRAS = {"mlflow": "tracking", "tensorboard": "tracking", "optuna": "tune", "ray": "ray", "alpaca": "live"}
+EXTRAS = {
+    "mlflow": "tracking",
+    "tensorboard": "tracking",
+    "optuna": "tune",
+    "ray": "ray",
+    "alpaca": "live",
+    "nats": "platform",
+}
 """Top-level module -> the extra of pyproject.toml that installs it."""
 
 

@@ -413,7 +413,7 @@ def _repaired_header(header: list[str], row_fields: int, path: Path, first_row: 
 
 def read_bars_csv(
     path: str | Path,
-    symbol: str,
+    symbol: str | None,
     *,
     tz: str = "UTC",
     columns: Mapping[str, str] | None = None,
@@ -424,7 +424,7 @@ def read_bars_csv(
     delimiter: str = ",",
     timestamp_unit: TimestampUnit | None = None,
 ) -> pd.DataFrame:
-    """Validated bars of `symbol` from a CSV file.
+    """Validated bars of `symbol` (None: the file's own symbol column) from a CSV file.
 
     `columns` maps file column names to schema names (`timestamp`, or `date` and `time`, `open`,
     `high`, `low`, `close`, `volume`, `vwap`, `trades`); without it common names are recognised
@@ -505,7 +505,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 def read_bars_file(
     path: str | Path,
-    symbol: str,
+    symbol: str | None,
     *,
     tz: str = "UTC",
     repair: bool = False,
@@ -513,8 +513,9 @@ def read_bars_file(
     delimiter: str = ",",
     timestamp_unit: TimestampUnit | None = None,
 ) -> pd.DataFrame:
-    """Validated bars of `symbol` from a Parquet file (by its suffix) or else a CSV file: the one
-    reader every command uses, so `data import`, `data validate` and `backtest` accept the same files."""
+    """Validated bars of `symbol` (None: the file's own symbol column) from a Parquet file (by its
+    suffix) or else a CSV file: the one reader every command uses, so `data import`, `data validate`,
+    `backtest` and `platform replay` accept the same files."""
     path = Path(path)
     if path.suffix.lower() in PARQUET_SUFFIXES:
         if encoding.lower().replace("_", "-") not in ("utf-8", "utf8") or delimiter != ",":
