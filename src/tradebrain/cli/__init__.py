@@ -25,6 +25,7 @@ from tradebrain.cli.backtest import backtest
 from tradebrain.cli.data import data_app
 from tradebrain.cli.experiments import run as run_experiment
 from tradebrain.cli.experiments import tune as tune_experiment
+from tradebrain.cli.platform import platform_app
 from tradebrain.core.cli import DEBUG_KEY, ConfigOption, GuardedGroup, JsonOption, OutOption, console, fail
 from tradebrain.core.config import parse_yaml
 from tradebrain.core.console import stderr_console
@@ -42,6 +43,7 @@ config_app = typer.Typer(help="Inspect configurations.", no_args_is_help=True)
 study_app = typer.Typer(help="Studies of a desk across seeds (and, per desk, symbols and costs).", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+app.add_typer(platform_app, name="platform")
 app.add_typer(study_app, name="study")
 app.command("backtest")(backtest)
 app.command("run")(run_experiment)
