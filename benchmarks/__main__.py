@@ -19,7 +19,15 @@ from typing import Any, TypeVar
 import torch
 from rich.console import Console
 
-from benchmarks import backtest_speed, day_trading, market_making_quality, report, runner_overhead, store_speed
+from benchmarks import (
+    backtest_speed,
+    day_trading,
+    market_making_quality,
+    platform_speed,
+    report,
+    runner_overhead,
+    store_speed,
+)
 from benchmarks.env_speed import SpeedResult, run_speed
 from benchmarks.execution_quality import StudyResult, run_quality
 from benchmarks.market_making_quality import run_market_making_quality
@@ -27,7 +35,7 @@ from benchmarks.training_speed import TrainingRow, run_training
 
 PARTS = (
     "speed", "training", "quality", "mm-quality", "store", "backtest", "overhead", "daytrading-latency",
-    "daytrading-learning",
+    "daytrading-learning", "platform",
 )  # fmt: skip
 T = TypeVar("T")
 
@@ -199,6 +207,13 @@ def run(
                     on_progress=notify,
                 ),
                 day_trading,
+            ),
+            "platform": (
+                "market-data platform",
+                lambda notify: platform_speed.run_platform_speed(
+                    *((50_000, 3_000, 30_000) if quick else (1_500_000, 30_000, 300_000)), on_progress=notify
+                ),
+                platform_speed,
             ),
         }
         for part, (label, work, module) in extra_parts.items():

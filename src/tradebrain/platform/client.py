@@ -18,14 +18,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tradebrain.core.errors import InputError, TradebrainError
 from tradebrain.data.schema import validate_bars
 from tradebrain.data.store.base import empty_bars, utc_bound
 from tradebrain.platform.bus import Bus
-from tradebrain.platform.codec import Bars, Payload, decode, encode
+from tradebrain.platform.codec import Bars, Payload, bars_table, decode, encode
 from tradebrain.platform.subjects import (
     FEEDS,
     PROVIDER_HISTORY,
@@ -119,7 +118,7 @@ class PlatformClient:
             raise PlatformError(f"history of {symbol} came incomplete: {received} bars of {expected}; ask again")
         if not parts:
             return empty_bars()
-        return validate_bars(_frame(parts))
+        return validate_bars(bars_table(parts))
 
     async def stream(
         self, symbol: str, provider: str = "*", backfill: bool = True, since: pd.Timestamp | None = None
@@ -189,17 +188,3 @@ class PlatformClient:
                 frame["last"] = pd.to_datetime(frame["last"], utc=True)
                 return frame
         raise PlatformError("no answer to the feeds request")
-
-
-def _frame(parts: list[Bars]) -> pd.DataFrame:
-    """Columns of every part laid end to end, as a bar table (one allocation per column)."""
-    first = parts[0]
-    return pd.DataFrame(
-        {
-            "symbol": first.symbol,
-            "timestamp": pd.to_datetime(np.concatenate([p.timestamp for p in parts]), utc=True).as_unit("us"),
-            **{name: np.concatenate([getattr(p, name) for p in parts])
-               for name in ("open", "high", "low", "close", "volume", "vwap")},
-            "trades": np.nan,
-        }
-    )  # fmt: skip

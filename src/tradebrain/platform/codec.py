@@ -14,6 +14,8 @@ message of a chunked reply, with the record count `n`); "error" (a refused reque
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,19 +143,83 @@ def _bars(body: dict[str, Any], subject: str) -> Bars:
             size = len(raw) if isinstance(raw, bytes) else type(raw).__name__
             raise MessageError(f"bar message on {subject!r}: column {key!r} holds {size} bytes, expected {8 * n}")
         columns[key] = np.frombuffer(raw, dtype="<i8" if key == "t" else "<f8")
-    prices = np.stack([columns[key] for key in ("o", "h", "l", "c")]) if n else np.empty((4, 0))
-    if n and not (np.isfinite(prices).all() and (prices > 0).all()):
+    if n == 1:  # one live bar: Python floats check it several times faster than numpy calls
+        open_, high, low, close, volume = (float(columns[key][0]) for key in ("o", "h", "l", "c", "vol"))
+        _check_bar(open_, high, low, close, volume, subject)
+    elif n:
+        _check_bars(columns, subject)
+    return Bars(
+        str(body["symbol"]), str(body["provider"]), columns["t"], columns["o"], columns["h"], columns["l"],
+        columns["c"], columns["vol"], columns["vw"],
+    )  # fmt: skip
+
+
+def _check_bar(open_: float, high: float, low: float, close: float, volume: float, subject: str) -> None:
+    """One bar's prices and volume, refused with a MessageError naming `subject`."""
+    for price in (open_, high, low, close):
+        if not (math.isfinite(price) and price > 0):
+            raise MessageError(f"bar message on {subject!r} carries a price that is not finite and > 0")
+    if high < max(open_, close) or low > min(open_, close):
+        raise MessageError(f"bar message on {subject!r} carries a bar whose high/low do not contain open and close")
+    if not (math.isfinite(volume) and volume >= 0):
+        raise MessageError(f"bar message on {subject!r} carries a volume that is not finite and >= 0")
+
+
+def _check_bars(columns: dict[str, np.ndarray], subject: str) -> None:
+    """`_check_bar` on every bar of a batch, and timestamps increasing."""
+    prices = np.stack([columns[key] for key in ("o", "h", "l", "c")])
+    if not (np.isfinite(prices).all() and (prices > 0).all()):
         raise MessageError(f"bar message on {subject!r} carries a price that is not finite and > 0")
     outside = (columns["h"] < np.maximum(columns["o"], columns["c"])) | (
         columns["l"] > np.minimum(columns["o"], columns["c"])
     )
     if outside.any():
         raise MessageError(f"bar message on {subject!r} carries a bar whose high/low do not contain open and close")
-    if n and not (np.isfinite(columns["vol"]).all() and (columns["vol"] >= 0).all()):
+    if not (np.isfinite(columns["vol"]).all() and (columns["vol"] >= 0).all()):
         raise MessageError(f"bar message on {subject!r} carries a volume that is not finite and >= 0")
-    if n > 1 and not (np.diff(columns["t"]) > 0).all():
+    if not (np.diff(columns["t"]) > 0).all():
         raise MessageError(f"bar message on {subject!r} has timestamps that are not increasing")
-    return Bars(
-        str(body["symbol"]), str(body["provider"]), columns["t"], columns["o"], columns["h"], columns["l"],
-        columns["c"], columns["vol"], columns["vw"],
-    )  # fmt: skip
+
+
+def bars_table(parts: Sequence[Bars]) -> pd.DataFrame:
+    """Many messages' bars (any symbols) as one bar table: one allocation per column, no frame per message."""
+    if not parts:
+        raise InputError("no bars to lay out")
+    lengths = np.fromiter((len(part) for part in parts), dtype=np.int64, count=len(parts))
+    symbols = np.repeat(np.array([part.symbol for part in parts], dtype=object), lengths)
+    columns = {name: np.concatenate([getattr(part, name) for part in parts])
+               for name in ("timestamp", "open", "high", "low", "close", "volume", "vwap")}  # fmt: skip
+    return pd.DataFrame(
+        {
+            "symbol": symbols,
+            "timestamp": pd.to_datetime(columns.pop("timestamp"), utc=True).as_unit("us"),
+            **columns,
+            "trades": np.nan,
+        }
+    )
+
+
+def split_by_symbol(frame: pd.DataFrame, provider: str) -> list[Bars]:
+    """A bar table of any symbols as one `Bars` per symbol (rows kept in order), without a pandas
+    group per symbol: the provider's hot path."""
+    if not len(frame):
+        return []
+    symbols = frame["symbol"].to_numpy()
+    stamps = pd.DatetimeIndex(frame["timestamp"])
+    if stamps.tz is None:
+        raise InputError("bar timestamps must be time-zone aware (UTC); validate the bars first")
+    columns = {
+        "timestamp": stamps.tz_convert("UTC").as_unit("ns").asi8.astype(np.int64),
+        **{name: frame[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low", "close", "volume")},
+        "vwap": frame["vwap"].to_numpy(dtype=np.float64) if "vwap" in frame.columns else np.full(len(frame), np.nan),
+    }
+    names, codes = np.unique(symbols, return_inverse=True)
+    if len(names) == 1:
+        return [Bars(str(names[0]), provider, **columns)]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    out = []
+    for k, name in enumerate(names):
+        rows = order[bounds[k] : bounds[k + 1]]
+        out.append(Bars(str(name), provider, **{key: values[rows] for key, values in columns.items()}))
+    return out

@@ -25,7 +25,16 @@ from tradebrain.core.errors import InputError, TradebrainError
 from tradebrain.data.store.base import BarStore
 from tradebrain.data.store.cache import CachedBarSource
 from tradebrain.platform.bus import Bus, Message
-from tradebrain.platform.codec import Bars, MessageError, Payload, bars_from_frame, decode, encode, encode_bars
+from tradebrain.platform.codec import (
+    Bars,
+    MessageError,
+    Payload,
+    bars_from_frame,
+    decode,
+    encode,
+    encode_bars,
+    split_by_symbol,
+)
 from tradebrain.platform.sources import LiveSource
 from tradebrain.platform.subjects import (
     FEEDS,
@@ -69,6 +78,20 @@ def bar_messages(bars: Bars) -> list[tuple[bytes, str]]:
             bars.low[i : i + 1], bars.close[i : i + 1], bars.volume[i : i + 1], bars.vwap[i : i + 1],
         )  # fmt: skip
         out.append((encode_bars(one), ids[i]))
+    return out
+
+
+def chunk_messages(bars: Bars, chunk_bars: int = CHUNK_BARS) -> list[tuple[bytes, str]]:
+    """(payload, id) of runs of up to `chunk_bars` bars, each id naming its first and last bar."""
+    out = []
+    for i in range(0, len(bars), chunk_bars):
+        part = Bars(
+            bars.symbol, bars.provider, bars.timestamp[i : i + chunk_bars], bars.open[i : i + chunk_bars],
+            bars.high[i : i + chunk_bars], bars.low[i : i + chunk_bars], bars.close[i : i + chunk_bars],
+            bars.volume[i : i + chunk_bars], bars.vwap[i : i + chunk_bars],
+        )  # fmt: skip
+        first, last = int(part.timestamp[0]), int(part.timestamp[-1])
+        out.append((encode_bars(part), f"{bars.provider}:{bars.symbol}:{first}-{last}"))
     return out
 
 
@@ -166,26 +189,39 @@ class DataProvider:
 
     async def _pump(self, source: LiveSource) -> None:
         async for frame in source.bars():
-            for symbol, group in frame.groupby("symbol", sort=False):
-                await self.publish(source.provider, str(symbol), group)
+            await self.publish_frame(source.provider, frame)
+
+    async def publish_frame(self, provider: str, frame: pd.DataFrame) -> int:
+        """Publish a bar table of any symbols, all in one batch, and update the feeds; returns how
+        many bars. A symbol with one new bar (the live case) gets one message with the bar's id; a
+        run of bars (a backfill, a fast replay) goes as chunks of up to CHUNK_BARS bars, each with
+        the id of its first and last bar, so bulk data moves at store speed; subscribers drop
+        repeats by timestamp and the store upserts, so an overlap with single bars is harmless."""
+        per_symbol = split_by_symbol(frame, provider)
+        batch = []
+        now = asyncio.get_running_loop().time()
+        count = 0
+        for bars in per_symbol:
+            subject = stream_subject(provider, "bar", bars.symbol)
+            if len(bars) == 1:
+                batch += [(subject, data, msg_id) for data, msg_id in bar_messages(bars)]
+            else:
+                batch += [(subject, data, msg_id) for data, msg_id in chunk_messages(bars)]
+            count += len(bars)
+            feed = self.feeds.setdefault((provider, bars.symbol), Feed(provider, bars.symbol))
+            last = pd.Timestamp(int(bars.timestamp.max()), tz="UTC")
+            if feed.last is None or last > feed.last:
+                feed.last = last
+            feed.bars += len(bars)
+            feed.arrived = now
+        await self.bus.publish_many(batch)
+        return count
 
     async def publish(self, provider: str, symbol: str, frame: pd.DataFrame) -> int:
-        """Publish one symbol's bars (one message each, with ids) and update its feed; returns how many."""
-        feed = self.feeds.setdefault((provider, symbol), Feed(provider, symbol))
-        subject = stream_subject(provider, "bar", symbol)
-        messages = bar_messages(bars_from_frame(frame, provider))
-        publish_many = getattr(self.bus, "publish_many", None)
-        if publish_many is not None:
-            await publish_many([(subject, data, msg_id) for data, msg_id in messages])
-        else:
-            for data, msg_id in messages:
-                await self.bus.publish(subject, data, msg_id)
-        last = pd.Timestamp(frame["timestamp"].iloc[-1])
-        if feed.last is None or last > feed.last:
-            feed.last = last
-        feed.bars += len(messages)
-        feed.arrived = asyncio.get_running_loop().time()
-        return len(messages)
+        """Publish bars of `symbol` (the bar schema); returns how many."""
+        if len(frame) and not (frame["symbol"] == symbol).all():
+            raise InputError(f"publish({symbol!r}, ...) was given bars of other symbols; use publish_frame")
+        return await self.publish_frame(provider, frame)
 
     async def backfill(self, provider: str, symbol: str, until: pd.Timestamp | None = None) -> int:
         """Publish the source's history since the feed's last bar (ids drop what was already sent)."""

@@ -16,6 +16,19 @@ from tradebrain.core.errors import InputError
 from tradebrain.data.schema import validate_bars
 from tradebrain.platform.subjects import check_symbol
 
+FAST_ROWS = 10_000  # rows per table when replaying as fast as possible
+
+
+def _merged(starts: np.ndarray, ends: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive [start, end) groups merged into runs of about `rows` rows (whole groups only)."""
+    merged_starts, merged_ends = [int(starts[0])], []
+    for lo, hi in zip(starts[1:], ends[:-1], strict=True):
+        if lo - merged_starts[-1] >= rows:
+            merged_ends.append(int(hi))
+            merged_starts.append(int(lo))
+    merged_ends.append(int(ends[-1]))
+    return np.array(merged_starts), np.array(merged_ends)
+
 
 class ReplaySource:
     """Plays `bars` (any symbols, the bar schema) in time order: the bars of one timestamp
@@ -61,20 +74,24 @@ class ReplaySource:
     async def bars(self) -> AsyncIterator[pd.DataFrame]:
         """The table's bars, one timestamp at a time, at `speed` times real time."""
         table = self.table.sort_values(["timestamp", "symbol"], kind="stable")
-        stamps = table["timestamp"].to_numpy()
+        stamps = pd.DatetimeIndex(table["timestamp"]).as_unit("ns").asi8  # int64: no Timestamp object per bar
+        if not len(stamps):
+            return
         starts = np.flatnonzero(np.r_[True, stamps[1:] != stamps[:-1]])
         ends = np.r_[starts[1:], len(table)]
         loop = asyncio.get_running_loop()
-        began, first = loop.time(), pd.Timestamp(stamps[0]) if len(stamps) else None
+        began, first = loop.time(), int(stamps[0])
+        if not math.isfinite(self.speed):  # as fast as the consumer takes them: many timestamps per table
+            starts, ends = _merged(starts, ends, FAST_ROWS)
         for lo, hi in zip(starts, ends, strict=True):
             if self._closed.is_set():
                 return
             while not self.subscribed and not self._closed.is_set():  # nothing to play until someone asks
                 self._changed.clear()
                 await self._changed.wait()
-                began = loop.time() - (pd.Timestamp(stamps[lo]) - first).total_seconds() / self.speed
-            if math.isfinite(self.speed) and first is not None:
-                due = began + (pd.Timestamp(stamps[lo]) - first).total_seconds() / self.speed
+                began = loop.time() - (int(stamps[lo]) - first) / 1e9 / self.speed
+            if math.isfinite(self.speed):
+                due = began + (int(stamps[lo]) - first) / 1e9 / self.speed
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)

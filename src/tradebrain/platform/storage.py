@@ -15,12 +15,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import pandas as pd
-
 from tradebrain.core.errors import TradebrainError
 from tradebrain.data.store.base import BarStore
 from tradebrain.platform.bus import Bus, BusError, Message, Subscription
-from tradebrain.platform.codec import Bars, MessageError, decode, encode
+from tradebrain.platform.codec import Bars, MessageError, bars_table, decode, encode
 from tradebrain.platform.provider import history_chunks, history_request
 from tradebrain.platform.subjects import STORAGE_HISTORY, parse_stream_subject, stream_filter
 
@@ -53,6 +51,7 @@ class StorageService:
         self.rejected = 0
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._writing: asyncio.Task[None] | None = None
         self.idle = asyncio.Event()
 
     async def start(self, consume: bool = True) -> None:
@@ -68,18 +67,22 @@ class StorageService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._settle()  # the write in flight finishes and acknowledges its bars
         if self._subscription is not None:
             await self._subscription.close()
 
     async def _consume(self, subscription: Subscription) -> None:
         pending: list[Message] = []
         batch: list[Bars] = []
+        count = 0
         while True:
             try:
                 message = await subscription.next(self.flush_seconds if pending else None)
             except BusError:  # quiet for flush_seconds: write what is waiting
                 await self._flush(batch, pending)
-                batch, pending = [], []
+                await self._settle()
+                batch, pending, count = [], [], 0
                 self.idle.set()
                 continue
             self.idle.clear()
@@ -90,17 +93,29 @@ class StorageService:
                 if not isinstance(payload, Bars) or payload.symbol != symbol:
                     raise MessageError(f"message on {message.subject!r} is not bars of {symbol}")
                 batch.append(payload)
+                count += len(payload)
             except TradebrainError as error:
                 self.rejected += 1
                 log.warning("rejected a message on %s: %s", message.subject, error)
-            if sum(len(bars) for bars in batch) >= self.batch_bars:
+            if count >= self.batch_bars:
                 await self._flush(batch, pending)
-                batch, pending = [], []
+                batch, pending, count = [], [], 0
 
     async def _flush(self, batch: list[Bars], pending: list[Message]) -> None:
+        """Write `batch` and then acknowledge `pending`, in a task, so consuming goes on while the
+        store writes; one write at a time, in order (the previous one finishes first)."""
+        await self._settle()
+        self._writing = asyncio.get_running_loop().create_task(self._write(batch, pending))
+
+    async def _settle(self) -> None:
+        """Wait for the write in flight (its failure stops the consumer: nothing unwritten is acknowledged)."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            await writing
+
+    async def _write(self, batch: list[Bars], pending: list[Message]) -> None:
         if batch:
-            frame = pd.concat([bars.frame() for bars in batch], ignore_index=True)
-            frame = frame.drop_duplicates(["symbol", "timestamp"], keep="last")
+            frame = bars_table(batch).drop_duplicates(["symbol", "timestamp"], keep="last")
             self.written += await asyncio.to_thread(self.store.write, frame)
         for message in pending:  # only after the write: a crash before this re-delivers, never loses
             await message.ack()
