@@ -5,7 +5,9 @@ once, history comes back whole from the provider and from storage, and bad reque
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,25 @@ def session(bars: int = 60) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+@contextlib.asynccontextmanager
+async def platform(
+    tmp_path: Path, bars: pd.DataFrame
+) -> AsyncIterator[tuple[InProcessBus, StorageService, DataProvider, PlatformClient]]:
+    """Storage (into a Parquet store under tmp_path) and a provider replaying `bars`, on one in-process bus."""
+    bus = InProcessBus()
+    await bus.connect()
+    storage = StorageService(bus, ParquetBarStore(tmp_path / "store"), flush_seconds=0.05)
+    await storage.start()
+    provider = DataProvider(bus, [ReplaySource(bars, speed=np.inf)])
+    await provider.start()
+    try:
+        yield bus, storage, provider, PlatformClient(bus)
+    finally:
+        await provider.stop()
+        await storage.stop()
+        await bus.close()
+
+
 async def _collect(stream, count: int) -> list:  # type: ignore[no-untyped-def]
     out = []
     async for bar in stream:
@@ -44,41 +65,32 @@ def test_a_replayed_session_reaches_every_subscriber_and_the_store_once(tmp_path
     bars = session()
 
     async def run() -> None:
-        bus = InProcessBus()
-        await bus.connect()
-        store = ParquetBarStore(tmp_path / "store")
-        storage = StorageService(bus, store, flush_seconds=0.05)
-        await storage.start()
-        provider = DataProvider(bus, [ReplaySource(bars, speed=np.inf)])
-        await provider.start()
-        client = PlatformClient(bus)
-        streams = [await client.open_stream(symbol) for symbol in SYMBOLS]
-        readers = [asyncio.ensure_future(_collect(stream, 60)) for stream in streams]
-        assert await client.subscribe(SYMBOLS) == SYMBOLS
-        received = await asyncio.wait_for(asyncio.gather(*readers), 20)
-        for symbol, got in zip(SYMBOLS, received, strict=True):
-            want = bars[bars["symbol"] == symbol]
-            assert [bar.timestamp for bar in got] == list(want["timestamp"]), symbol
-            assert [bar.close for bar in got] == list(want["close"]), symbol
-        await provider.wait()
-        await asyncio.wait_for(storage.idle.wait(), 10)
-        assert storage.written >= len(bars) and storage.rejected == 0
-        assert sorted(store.symbols()) == SYMBOLS
-        for symbol in SYMBOLS[:3]:
-            kept = store.read(symbol)
-            assert len(kept) == 60 and kept["timestamp"].is_unique
-        start, end = bars["timestamp"].min(), bars["timestamp"].max() + pd.Timedelta(minutes=1)
-        from_storage = await client.history("S05", start, end, source="storage")
-        from_provider = await client.history("S05", start, end)
-        want = bars[bars["symbol"] == "S05"].reset_index(drop=True)
-        for got in (from_storage, from_provider):
-            pd.testing.assert_series_equal(got["close"], want["close"], check_names=False)
-            assert list(got["timestamp"]) == list(want["timestamp"])
-        feeds = await client.feeds()
-        assert len(feeds) == 30 and (feeds["bars"] == 60).all()
-        await provider.stop()
-        await storage.stop()
-        await bus.close()
+        async with platform(tmp_path, bars) as (_, storage, provider, client):
+            store = storage.store
+            streams = [await client.open_stream(symbol) for symbol in SYMBOLS]
+            readers = [asyncio.ensure_future(_collect(stream, 60)) for stream in streams]
+            assert await client.subscribe(SYMBOLS) == SYMBOLS
+            received = await asyncio.wait_for(asyncio.gather(*readers), 20)
+            for symbol, got in zip(SYMBOLS, received, strict=True):
+                want = bars[bars["symbol"] == symbol]
+                assert [bar.timestamp for bar in got] == list(want["timestamp"]), symbol
+                assert [bar.close for bar in got] == list(want["close"]), symbol
+            await provider.wait()
+            await asyncio.wait_for(storage.idle.wait(), 10)
+            assert storage.written >= len(bars) and storage.rejected == 0
+            assert sorted(store.symbols()) == SYMBOLS
+            for symbol in SYMBOLS[:3]:
+                kept = store.read(symbol)
+                assert len(kept) == 60 and kept["timestamp"].is_unique
+            start, end = bars["timestamp"].min(), bars["timestamp"].max() + pd.Timedelta(minutes=1)
+            from_storage = await client.history("S05", start, end, source="storage")
+            from_provider = await client.history("S05", start, end)
+            want = bars[bars["symbol"] == "S05"].reset_index(drop=True)
+            for got in (from_storage, from_provider):
+                pd.testing.assert_series_equal(got["close"], want["close"], check_names=False)
+                assert list(got["timestamp"]) == list(want["timestamp"])
+            feeds = await client.feeds()
+            assert len(feeds) == 30 and (feeds["bars"] == 60).all()
 
     asyncio.run(run())
 
@@ -111,39 +123,29 @@ def test_bad_requests_get_clear_errors_and_bad_messages_are_logged(
     bars = session(10)
 
     async def run() -> None:
-        bus = InProcessBus()
-        await bus.connect()
-        store = ParquetBarStore(tmp_path / "store")
-        storage = StorageService(bus, store, flush_seconds=0.05)
-        await storage.start()
-        provider = DataProvider(bus, [ReplaySource(bars, speed=np.inf)])
-        await provider.start()
-        client = PlatformClient(bus)
-        with pytest.raises(PlatformError, match="unknown symbol 'NOPE'"):
-            await client.history("NOPE", "2024-01-02T00:00Z", "2024-01-03T00:00Z")
-        with pytest.raises(PlatformError, match="unknown provider 'bloomberg'"):
-            await client.history("S00", "2024-01-02T00:00Z", "2024-01-03T00:00Z", provider="bloomberg")
-        with pytest.raises(PlatformError, match="unknown symbols"):
-            await client.subscribe(["NOPE"])
-        from tradebrain.core.errors import InputError
+        async with platform(tmp_path, bars) as (bus, storage, _, client):
+            with pytest.raises(PlatformError, match="unknown symbol 'NOPE'"):
+                await client.history("NOPE", "2024-01-02T00:00Z", "2024-01-03T00:00Z")
+            with pytest.raises(PlatformError, match="unknown provider 'bloomberg'"):
+                await client.history("S00", "2024-01-02T00:00Z", "2024-01-03T00:00Z", provider="bloomberg")
+            with pytest.raises(PlatformError, match="unknown symbols"):
+                await client.subscribe(["NOPE"])
+            from tradebrain.core.errors import InputError
 
-        with pytest.raises(InputError, match="start < end"):
-            await client.history("S00", "2024-01-03T00:00Z", "2024-01-02T00:00Z")
-        with pytest.raises(InputError, match="time zone"):
-            await client.history("S00", "2024-01-02", "2024-01-03")
-        subject = stream_subject("replay", "bar", "S00")
-        with caplog.at_level(logging.WARNING):
-            await bus.publish(subject, b"\x93garbage", "bad-1")
-            await bus.publish(subject, encode("cmd", v=2), "bad-2")
-            await bus.publish(subject, b"\x82\xa1v\x02\xa4type\xa4bars", "bad-3")  # version 2
-            for _ in range(50):
-                if storage.rejected == 3:
-                    break
-                await asyncio.sleep(0.02)
-        assert storage.rejected == 3
-        assert subject in caplog.text and "version 2" in caplog.text
-        await provider.stop()
-        await storage.stop()
-        await bus.close()
+            with pytest.raises(InputError, match="start < end"):
+                await client.history("S00", "2024-01-03T00:00Z", "2024-01-02T00:00Z")
+            with pytest.raises(InputError, match="time zone"):
+                await client.history("S00", "2024-01-02", "2024-01-03")
+            subject = stream_subject("replay", "bar", "S00")
+            with caplog.at_level(logging.WARNING):
+                await bus.publish(subject, b"\x93garbage", "bad-1")
+                await bus.publish(subject, encode("cmd", v=2), "bad-2")
+                await bus.publish(subject, b"\x82\xa1v\x02\xa4type\xa4bars", "bad-3")  # version 2
+                for _ in range(50):
+                    if storage.rejected == 3:
+                        break
+                    await asyncio.sleep(0.02)
+            assert storage.rejected == 3
+            assert subject in caplog.text and "version 2" in caplog.text
 
     asyncio.run(run())
