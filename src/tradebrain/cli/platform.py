@@ -101,7 +101,12 @@ async def _run_up(
 
     bus = make_bus(bus_url)
     await bus.connect()
-    provider = DataProvider(bus, sources, store) if role in ("all", "provider") else None
+    live = any(
+        getattr(source, "provider", "") == "alpaca" for source in sources
+    )  # US equities: silence is normal when XNYS is closed
+    provider = (
+        DataProvider(bus, sources, store, calendar="XNYS" if live else None) if role in ("all", "provider") else None
+    )
     storage = StorageService(bus, store, durable) if role in ("all", "storage") and store is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

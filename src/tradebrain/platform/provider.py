@@ -6,15 +6,17 @@ and answers historical requests in chunks, several at once, without holding up t
 History comes from the store when one is configured, fetching from the source only the ranges
 the store lacks (data/store/cache.py `CachedBarSource`), or straight from the source.
 
-Gaps: when a source reconnects, or a feed has had no bar for `stale_factor` times its interval,
-the provider asks the source's history for the range since the feed's last bar and publishes it
-(the backfill); ids make a bar that also arrives live count once.
+Gaps: when a source reconnects (its `on_reconnect` hook is wired to the provider), or a feed has
+had no bar for `stale_factor` times its interval while the `calendar`'s session is open (always,
+without a calendar), the provider asks the source's history for the range since the feed's last
+bar and publishes it (the backfill); ids and timestamps make a bar that also arrives live count once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -130,6 +132,7 @@ class DataProvider:
         bar_interval: pd.Timedelta = ONE_MINUTE,
         stale_factor: float = 2.0,
         stale_seconds: float | None = None,
+        calendar: str | None = None,
     ) -> None:
         if not sources:
             raise InputError("the provider needs at least one source (replay, synthetic or alpaca)")
@@ -138,6 +141,7 @@ class DataProvider:
         self.store = store
         self.bar_interval = bar_interval
         self.stale_seconds = stale_seconds if stale_seconds is not None else stale_factor * bar_interval.total_seconds()
+        self.calendar = calendar
         self.feeds: dict[tuple[str, str], Feed] = {}
         self.rejected = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -151,6 +155,9 @@ class DataProvider:
         await self.bus.serve(UNSUBSCRIBE, self._on_unsubscribe)
         await self.bus.serve(FEEDS, self._on_feeds)
         await self.bus.serve(PROVIDER_HISTORY, self._on_history)
+        for source in self.sources.values():
+            if hasattr(source, "on_reconnect") and getattr(source, "on_reconnect", None) is None:
+                source.on_reconnect = functools.partial(self._reconnected, source.provider)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump(source)) for source in self.sources.values()]
         self._tasks.append(loop.create_task(self._watch_stale()))
@@ -239,6 +246,10 @@ class DataProvider:
             return 0
         return await self.publish(provider, symbol, frame)
 
+    async def _reconnected(self, provider: str, last: pd.Timestamp | None) -> None:
+        """A source's reconnect hook (it passes the last bar it saw; the feeds know more precisely)."""
+        await self.on_reconnect(provider)
+
     async def on_reconnect(self, provider: str) -> None:
         """A source reconnected: backfill every one of its feeds."""
         for name, symbol in list(self.feeds):
@@ -247,8 +258,15 @@ class DataProvider:
 
     async def _watch_stale(self) -> None:
         loop = asyncio.get_running_loop()
+        calendar = None
+        if self.calendar is not None:
+            import exchange_calendars
+
+            calendar = exchange_calendars.get_calendar(self.calendar)
         while True:
             await asyncio.sleep(max(self.stale_seconds / 2, 0.05))
+            if calendar is not None and not calendar.is_open_on_minute(pd.Timestamp.now(tz="UTC").floor("min")):
+                continue  # outside the session silence is normal
             now = loop.time()
             for key, feed in list(self.feeds.items()):
                 if feed.arrived is None or key in self._backfilling or now - feed.arrived < self.stale_seconds:

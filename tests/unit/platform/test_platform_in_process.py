@@ -18,7 +18,7 @@ from tradebrain.data.sources.synthetic import synthetic_intraday
 from tradebrain.data.store.parquet import ParquetBarStore
 from tradebrain.platform.bus import InProcessBus
 from tradebrain.platform.client import PlatformClient, PlatformError
-from tradebrain.platform.codec import encode
+from tradebrain.platform.codec import decode, encode
 from tradebrain.platform.provider import DataProvider
 from tradebrain.platform.replay import ReplaySource
 from tradebrain.platform.storage import StorageService
@@ -147,5 +147,38 @@ def test_bad_requests_get_clear_errors_and_bad_messages_are_logged(
                     await asyncio.sleep(0.02)
             assert storage.rejected == 3
             assert subject in caplog.text and "version 2" in caplog.text
+
+    asyncio.run(run())
+
+
+class ReconnectingReplay(ReplaySource):
+    """A replay that, like AlpacaLiveSource, offers an `on_reconnect` hook for the provider."""
+
+    on_reconnect = None
+
+
+@pytest.mark.parametrize("trigger", ["reconnect", "stale"])
+def test_a_reconnect_or_a_stale_feed_backfills_from_the_sources_history(trigger: str) -> None:
+    bars = session(20)[lambda f: f["symbol"] == "S00"].reset_index(drop=True)
+
+    async def run() -> None:
+        bus = InProcessBus()
+        await bus.connect()
+        source = ReconnectingReplay(bars, speed=np.inf)
+        provider = DataProvider(bus, [source], stale_seconds=0.2 if trigger == "stale" else 3600.0)
+        await provider.start()
+        assert source.on_reconnect is not None  # wired by the provider
+        subscription = await bus.subscribe("dataprovider.stream.replay.bar.S00")
+        await provider.publish("replay", "S00", bars.iloc[:6])  # live bars 0..5, then the source goes quiet
+        if trigger == "reconnect":
+            await source.on_reconnect(None)
+        seen: list[int] = []
+        while len(seen) < 20:
+            message = await subscription.next(5.0)
+            seen += [int(t) for t in decode(message.data, message.subject).timestamp]  # type: ignore[union-attr]
+        assert seen == list(pd.DatetimeIndex(bars["timestamp"]).as_unit("ns").asi8)
+        assert provider.feeds[("replay", "S00")].backfills >= 1
+        await provider.stop()
+        await bus.close()
 
     asyncio.run(run())
