@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -209,3 +211,86 @@ def test_a_dropped_client_connection_loses_nothing_once_the_backfill_has_run(nat
         assert [bar.close for bar in later[:30]] == list(bars["close"].iloc[30:60])
     finally:
         store.drop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _nats_server(port: int, folder: Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    """A private nats-server with JetStream on `port`, its store in `folder` (kept across restarts)."""
+    import shutil
+    import socket
+
+    binary = shutil.which("nats-server") or (
+        "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
+    )
+    if binary is None:
+        reason = "nats-server is not installed (Debian: apt install nats-server); this test restarts its own server"
+        if os.environ.get("TRADEBRAIN_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(folder)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return server
+        time.sleep(0.05)
+    server.kill()
+    raise AssertionError(f"nats-server did not start on port {port}")
+
+
+def test_the_components_survive_a_nats_restart_without_losing_stored_data(nats_url: str, tmp_path: Path) -> None:
+    """The NATS server is killed mid-stream and started again on the same store: the provider and
+    the storage component carry on over their reconnected connections, and every bar is stored once."""
+    from tradebrain.data.store.parquet import ParquetBarStore
+
+    port = _free_port()
+    url = f"nats://127.0.0.1:{port}"
+    folder = tmp_path / "jetstream"
+    server = _nats_server(port, folder)
+    symbols = SYMBOLS[:5]
+    bars = session(symbols, 120)
+    store = ParquetBarStore(tmp_path / "store")
+
+    async def run() -> None:
+        nonlocal server
+        bus = make_bus(url)
+        await bus.connect()
+        storage = StorageService(bus, store, "restart-store", flush_seconds=0.05, provider="replay")
+        await storage.start()
+        provider = DataProvider(bus, [ReplaySource(bars, speed=np.inf)])
+        await provider.start()
+        first = bars[bars["timestamp"] < bars["timestamp"].iloc[0] + pd.Timedelta(minutes=60)]
+        await provider.publish_frame("replay", first)
+        while storage.written < len(first):
+            await asyncio.sleep(0.05)
+        server.send_signal(signal.SIGKILL)  # the bus goes away without a word
+        server.wait()
+        await asyncio.sleep(1.0)
+        server = _nats_server(port, folder)  # back on the same JetStream store
+        for _ in range(100):  # the connections come back by themselves
+            if getattr(bus, "connected", True):
+                break
+            await asyncio.sleep(0.1)
+        await provider.publish_frame("replay", bars.drop(first.index))
+        deadline = time.monotonic() + 60
+        while storage.written < len(bars) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await provider.stop()
+        await storage.stop()
+        await bus.close()
+
+    try:
+        asyncio.run(run())
+        for symbol in symbols:
+            kept = store.read(symbol)
+            assert len(kept) == 120 and kept["timestamp"].is_unique, (symbol, len(kept))
+    finally:
+        server.kill()
+        server.wait()
