@@ -123,7 +123,7 @@ async def _run_up(
         status = stderr_console.status("platform up", spinner="dots") if not quiet else contextlib.nullcontext()
         with status as line:
             while not stop.is_set():
-                if until_done and provider is not None and all(task.done() for task in provider._tasks[:-1]):
+                if until_done and provider is not None and provider.played_out:
                     if storage is None:
                         break
                     await asyncio.wait_for(storage.idle.wait(), 60)

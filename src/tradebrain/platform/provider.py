@@ -172,6 +172,11 @@ class DataProvider:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    @property
+    def played_out(self) -> bool:
+        """Whether every source's bars have ended (a replay played out; live sources never do)."""
+        return bool(self._tasks) and all(task.done() for task in self._tasks[: len(self.sources)])
+
     async def wait(self) -> None:
         """Until every source's bars have ended (a replay played out)."""
         await asyncio.gather(*self._tasks[: len(self.sources)], return_exceptions=True)
