@@ -77,8 +77,8 @@ class LiveStrategy(Protocol):
         """Take the newest bar; the decision at its close (its `order` is what to send), or None."""
         ...
 
-    def record_fill(self, quantity: float, price: float, fee: float | None = None) -> None:
-        """Book a fill of an order the strategy asked for."""
+    def record_fill(self, quantity: float, price: float, fee: float | None = None, at_open: bool = False) -> None:
+        """Book a fill of an order the strategy asked for (`at_open`: at the open of the bar about to be stepped)."""
         ...
 
 

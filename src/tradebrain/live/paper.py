@@ -153,6 +153,21 @@ class PaperBroker:
         self.positions[order.symbol] = held + quantity
         self.fills.append(PaperFill(order.order_id, order.symbol, timestamp, quantity, price, fee))
 
+    def cancel(self, symbol: str) -> list[str]:
+        """Cancel every order of `symbol` still on its way; returns their ids."""
+        cancelled = [order.order_id for order in self._working if order.symbol == symbol]
+        self._working = [order for order in self._working if order.symbol != symbol]
+        return cancelled
+
+    def fill_at_close(self, order_id: str, symbol: str, quantity: float) -> PaperFill:
+        """Fill `quantity` of `symbol` at once at the last bar's close with that bar's half spread
+        (the session's forced exit, as the backtest's `flat_at_close`)."""
+        if symbol not in self._last_bar:
+            raise InputError(f"no bar of {symbol} yet to fill at its close")
+        self._seen.add(order_id)
+        self._fill(_Working(order_id, symbol, quantity, None, -1), *self._last_bar[symbol])
+        return self.fills[-1]
+
     def equity(self, marks: dict[str, float]) -> float:
         """Cash plus every position at `marks` (price per symbol)."""
         return self.cash + sum(quantity * marks[symbol] for symbol, quantity in self.positions.items())

@@ -248,9 +248,16 @@ class DecisionPath:
             risk = self.gate.review(requested, account, stamp)
         return Decision(stamp, action, mask, obs, requested, risk)
 
-    def record_fill(self, quantity: float, price: float, fee: float | None = None) -> None:
+    def buy_budget(self) -> float:
+        """The cash an opening buy spends, fee included (cash_fraction of the cash): what a venue
+        that sizes the order at its fill price is given, as the backtest's all-in entries are."""
+        return self.config.cash_fraction * self.cash
+
+    def record_fill(self, quantity: float, price: float, fee: float | None = None, at_open: bool = False) -> None:
         """Book a fill: `quantity` > 0 buys (opens the position; cost = quantity * price + fee),
-        < 0 sells the whole position. `fee` defaults to config.commission x the traded value."""
+        < 0 sells the whole position. `fee` defaults to config.commission x the traded value.
+        `at_open`: the fill came at the open of the bar about to be stepped (a next-bar fill), so
+        that bar is the entry's bar 0 (the backtest counts bars held from the fill's bar)."""
         q, p = float(quantity), float(price)
         if not (math.isfinite(q) and q != 0):
             raise InputError(f"fill quantity must be finite and nonzero (got {quantity})")
@@ -266,7 +273,7 @@ class DecisionPath:
             if cost > self.cash * (1 + 1e-9):
                 raise InputError(f"buy fill costs {cost:.2f}, more than the cash {self.cash:.2f}")
             self.cash -= cost
-            self.quantity, self.entry_cost, self.bars_held = q, cost, 0
+            self.quantity, self.entry_cost, self.bars_held = q, cost, -1 if at_open else 0
         else:
             if not math.isclose(-q, self.quantity, rel_tol=1e-9):
                 raise InputError(f"sell fill of {-q} units, but the position is {self.quantity}; sell it whole")

@@ -1,0 +1,80 @@
+"""The trading node's bar loop: the backtest's strategy on a live clock, one bar at a time.
+
+Per bar of its symbol: the execution client fills what is due at this bar (journalled, then
+booked in the strategy as fills at the open), the strategy decides at the bar's close (the very
+observation, mask, deterministic policy call and gate the backtest runs), and the order it asks
+for is journalled under its deterministic id BEFORE it is sent. An opening buy goes to the venue
+as cash (`strategy.buy_budget()`) so the venue sizes it at the fill price, as the backtest's
+all-in entries are. At a session's last bar, as the backtest's `flat_at_close`, orders still on
+their way expire and the position is sold at that bar's close.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from tradebrain.core.errors import InputError
+from tradebrain.desks.contract import LiveStrategy
+from tradebrain.live.orders import OrderJournal
+from tradebrain.live.paper import PaperBroker
+
+
+@dataclass
+class TradingNode:
+    """One strategy on one symbol, fed bar by bar (`start_session`, then `on_bar` per bar)."""
+
+    name: str
+    symbol: str
+    strategy: LiveStrategy
+    broker: PaperBroker
+    journal: OrderJournal
+    flat_at_close: bool = True
+    decisions: list[Any] = field(default_factory=list)
+    _session_bars: int = 0
+    _bar: int = -1
+
+    def start_session(self, bars: int) -> None:
+        """The next bar is the first of a session of `bars` bars."""
+        self.strategy.start_session(bars)
+        self._session_bars, self._bar = bars, -1
+
+    def on_bar(self, timestamp: pd.Timestamp, open_: float, high: float, low: float, close: float, volume: float,
+               vwap: float = math.nan) -> Any:  # fmt: skip
+        """Fill what is due, decide, journal and send; returns the decision (None outside a session)."""
+        if not all(math.isfinite(v) and v > 0 for v in (open_, high, low, close)):
+            raise InputError(
+                f"{self.symbol} bar at {timestamp} has a price that is not finite and > 0; no order is sent"
+            )
+        for fill in self.broker.on_bar(self.symbol, timestamp, open_, high, low, close, vwap):
+            self.journal.update(fill.order_id, "filled", fill.quantity, fill.price)
+            self.strategy.record_fill(fill.quantity, fill.price, fill.fee, at_open=True)
+        self._bar += 1
+        last = self._session_bars > 0 and self._bar == self._session_bars - 1
+        decision = self.strategy.step(timestamp, open_, high, low, close, volume, None if math.isnan(vwap) else vwap)
+        self.decisions.append(decision)
+        if last and self.flat_at_close:
+            self.broker.cancel(self.symbol)  # orders still on their way expire with the session
+            held = self.broker.positions.get(self.symbol, 0.0)
+            if held:
+                closing = self.journal.submit(self.name, self.symbol, -held, timestamp, leg=9, reason="session close")
+                fill = self.broker.fill_at_close(closing.id, self.symbol, -held)
+                self.journal.update(closing.id, "filled", fill.quantity, fill.price)
+                self.strategy.record_fill(fill.quantity, fill.price, fill.fee)
+            return decision
+        order = None if decision is None else decision.order
+        if order is not None and order.quantity != 0:
+            journalled = self.journal.submit(self.name, self.symbol, order.quantity, timestamp, reason=order.reason)
+            budget = getattr(self.strategy, "buy_budget", None)
+            before = len(self.broker.fills)
+            if order.quantity > 0 and budget is not None:
+                self.broker.submit(journalled.id, self.symbol, notional=float(budget()))
+            else:
+                self.broker.submit(journalled.id, self.symbol, quantity=order.quantity)
+            for fill in self.broker.fills[before:]:  # a same-bar close fill happens at once
+                self.journal.update(fill.order_id, "filled", fill.quantity, fill.price)
+                self.strategy.record_fill(fill.quantity, fill.price, fill.fee)
+        return decision
