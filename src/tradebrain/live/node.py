@@ -19,6 +19,7 @@ import pandas as pd
 
 from tradebrain.core.errors import InputError
 from tradebrain.desks.contract import LiveStrategy
+from tradebrain.live.decisions import DecisionLog, DecisionRecord, action_probabilities, model_hash
 from tradebrain.live.orders import OrderJournal
 from tradebrain.live.paper import PaperBroker
 
@@ -33,9 +34,11 @@ class TradingNode:
     broker: PaperBroker
     journal: OrderJournal
     flat_at_close: bool = True
+    log: DecisionLog | None = None
     decisions: list[Any] = field(default_factory=list)
     _session_bars: int = 0
     _bar: int = -1
+    _model: str | None = None
 
     def start_session(self, bars: int) -> None:
         """The next bar is the first of a session of `bars` bars."""
@@ -64,10 +67,14 @@ class TradingNode:
                 fill = self.broker.fill_at_close(closing.id, self.symbol, -held)
                 self.journal.update(closing.id, "filled", fill.quantity, fill.price)
                 self.strategy.record_fill(fill.quantity, fill.price, fill.fee)
+            if decision is not None and self.log is not None:
+                self._log(timestamp, decision, "")  # the session's close overrides the decision
             return decision
         order = None if decision is None else decision.order
+        order_id = ""
         if order is not None and order.quantity != 0:
             journalled = self.journal.submit(self.name, self.symbol, order.quantity, timestamp, reason=order.reason)
+            order_id = journalled.id
             budget = getattr(self.strategy, "buy_budget", None)
             before = len(self.broker.fills)
             if order.quantity > 0 and budget is not None:
@@ -77,4 +84,27 @@ class TradingNode:
             for fill in self.broker.fills[before:]:  # a same-bar close fill happens at once
                 self.journal.update(fill.order_id, "filled", fill.quantity, fill.price)
                 self.strategy.record_fill(fill.quantity, fill.price, fill.fee)
+        if decision is not None and self.log is not None:
+            self._log(timestamp, decision, order_id)
         return decision
+
+    def _log(self, timestamp: pd.Timestamp, decision: Any, order_id: str) -> None:
+        """Log the decision (hold or not) with the policy's distribution and the gate's verdict."""
+        assert self.log is not None
+        policy = getattr(self.strategy, "policy", None)
+        if self._model is None:
+            self._model = model_hash(policy) if policy is not None else "none"
+        probabilities: list[float] = []
+        if policy is not None:
+            probabilities = action_probabilities(policy, decision.observation, decision.mask).tolist()
+        risk = decision.risk
+        if risk is None:
+            verdict, reason = "none", ""
+        else:
+            changed = risk.order is None or risk.order.quantity != risk.requested.quantity
+            verdict = "denied" if risk.order is None else ("resized" if changed else "approved")
+            reason = f"{risk.rule}: {risk.reason}" if risk.rule else ""
+        self.log.append(DecisionRecord(
+            timestamp, self.name, self.symbol, self._model, int(decision.action), probabilities,
+            list(map(bool, decision.mask)), list(map(float, decision.observation)), verdict, reason, order_id,
+        ))  # fmt: skip

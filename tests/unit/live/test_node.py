@@ -16,6 +16,7 @@ from tradebrain.desks.day_trading.backtest import backtest_days
 from tradebrain.desks.day_trading.config import DayTradingEnvConfig
 from tradebrain.desks.day_trading.day import TradingDay
 from tradebrain.desks.day_trading.decision import DecisionPath
+from tradebrain.live.decisions import DecisionLog, model_hash, read_log, verify_log
 from tradebrain.live.node import TradingNode
 from tradebrain.live.orders import OrderJournal
 from tradebrain.live.paper import PaperBroker
@@ -59,3 +60,34 @@ def test_the_node_trades_the_backtest_to_the_cent(
     np.testing.assert_allclose(np.array(fills), np.array(want), rtol=1e-9)
     assert broker.cash == pytest.approx(expected.final_equity, abs=0.005)  # flat at the last close: all cash
     assert not journal.open_orders() and len(journal.orders) == len(fills)
+
+
+def test_every_decision_is_logged_and_the_log_verifies_against_its_model(
+    future_bars: pd.DataFrame, future_days: list[TradingDay], tmp_path: Path
+) -> None:
+    config = DayTradingEnvConfig(commission=0.0001)
+    policy = random_policy(len(config.features) + 2, seed=5)
+    days = future_days[30:32]
+    log = DecisionLog(tmp_path / "log", batch=200)
+    broker = PaperBroker(config.venue.model_copy(update={"fee_rate": config.commission}), config.cash)
+    journal = OrderJournal.load(tmp_path / "orders.jsonl", fsync=False)
+    node = TradingNode("daytrading", "FUT", DecisionPath(policy, "FUT", config), broker, journal, log=log)
+    starts = {day.timestamps[0]: day.bars for day in days}
+    columns = [future_bars[name].to_numpy(dtype=float) for name in ("open", "high", "low", "close", "volume")]
+    for i, stamp in enumerate(future_bars["timestamp"]):
+        if stamp > days[-1].timestamps[-1]:
+            break
+        if stamp in starts:
+            node.start_session(starts[stamp])
+        node.on_bar(stamp, *(float(column[i]) for column in columns))
+    log.close()
+    records = read_log(tmp_path / "log")
+    assert len(records) == sum(day.bars for day in days) == log.written  # holds included
+    assert records["model"].nunique() == 1 and records["model"].iloc[0] == model_hash(policy)
+    probabilities = np.stack(records["probabilities"].to_numpy())
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    assert (probabilities[~np.stack(records["mask"].to_numpy())] == 0).all()  # masked actions have no mass
+    assert set(records.loc[records["order_id"] != "", "order_id"]) <= set(journal.orders)
+    assert verify_log(tmp_path / "log", policy).empty
+    other = random_policy(len(config.features) + 2, seed=6)
+    assert len(verify_log(tmp_path / "log", other)) > 0  # another model is caught
