@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from tests.unit.desks.day_trading.test_backtest import random_policy
+from tests.unit.live.helpers import feed
 
 from tradebrain.core.errors import InputError
 from tradebrain.desks.day_trading.config import DayTradingEnvConfig
@@ -32,18 +33,6 @@ def make_node(tmp_path: Path, gate: RiskGate | None = None, controls: NodeContro
     journal = OrderJournal.load(tmp_path / "orders.jsonl", fsync=False)
     strategy = DecisionPath(policy, "FUT", CONFIG, gate=gate)
     return TradingNode("daytrading", "FUT", strategy, broker, journal, log=log, gate=gate, controls=controls)
-
-
-def feed(node: TradingNode, bars: pd.DataFrame, days: list[TradingDay], until: pd.Timestamp | None = None) -> None:
-    """Every bar up to `until` (the features warm up on the earlier ones), sessions started on the days' first bars."""
-    starts = {day.timestamps[0]: day.bars for day in days}
-    columns = [bars[name].to_numpy(dtype=float) for name in ("open", "high", "low", "close", "volume")]
-    for i, stamp in enumerate(bars["timestamp"]):
-        if until is not None and stamp > until:
-            return
-        if stamp in starts:
-            node.start_session(starts[stamp])
-        node.on_bar(stamp, *(float(column[i]) for column in columns))
 
 
 def test_a_daily_loss_breach_flattens_in_the_bar_and_the_latch_survives_a_restart(

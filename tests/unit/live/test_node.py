@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.unit.desks.day_trading.test_backtest import random_policy
+from tests.unit.live.helpers import feed
 
 from tradebrain.desks.day_trading.backtest import backtest_days
 from tradebrain.desks.day_trading.config import DayTradingEnvConfig
@@ -45,15 +46,7 @@ def test_the_node_trades_the_backtest_to_the_cent(
     broker = PaperBroker(venue.model_copy(update={"fee_rate": config.commission}), config.cash)
     journal = OrderJournal.load(tmp_path / "orders.jsonl", fsync=False)
     node = TradingNode("daytrading", "FUT", DecisionPath(policy, "FUT", config, fast=False), broker, journal)
-    starts = {day.timestamps[0]: day.bars for day in test_days}
-    columns = [future_bars[name].to_numpy(dtype=float) for name in ("open", "high", "low", "close", "volume")]
-    last = test_days[-1].timestamps[-1]
-    for i, stamp in enumerate(future_bars["timestamp"]):
-        if stamp > last:
-            break
-        if stamp in starts:
-            node.start_session(starts[stamp])
-        node.on_bar(stamp, *(float(column[i]) for column in columns))
+    feed(node, future_bars, test_days)
     fills = [(f.quantity, f.price, f.fee) for f in broker.fills]
     want = [(f.quantity, f.price, f.fee) for f in expected.fills]
     assert len(fills) == len(want) > 2 * len(test_days)
@@ -72,14 +65,7 @@ def test_every_decision_is_logged_and_the_log_verifies_against_its_model(
     broker = PaperBroker(config.venue.model_copy(update={"fee_rate": config.commission}), config.cash)
     journal = OrderJournal.load(tmp_path / "orders.jsonl", fsync=False)
     node = TradingNode("daytrading", "FUT", DecisionPath(policy, "FUT", config), broker, journal, log=log)
-    starts = {day.timestamps[0]: day.bars for day in days}
-    columns = [future_bars[name].to_numpy(dtype=float) for name in ("open", "high", "low", "close", "volume")]
-    for i, stamp in enumerate(future_bars["timestamp"]):
-        if stamp > days[-1].timestamps[-1]:
-            break
-        if stamp in starts:
-            node.start_session(starts[stamp])
-        node.on_bar(stamp, *(float(column[i]) for column in columns))
+    feed(node, future_bars, days)
     log.close()
     records = read_log(tmp_path / "log")
     assert len(records) == sum(day.bars for day in days) == log.written  # holds included
