@@ -38,6 +38,14 @@ def session(symbols: list[str], bars: int = 390) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+async def stored(storage: StorageService, bars: int, seconds: float = 60.0) -> None:
+    """Until the storage component has written `bars` bars (or `seconds` passed: the test's own
+    assertions then say what is missing)."""
+    deadline = time.monotonic() + seconds
+    while storage.written < bars and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
@@ -78,9 +86,7 @@ def test_a_replayed_session_of_30_symbols_reaches_subscribers_and_postgres_once(
         for symbol, got in zip(SYMBOLS, received, strict=True):
             want = bars[bars["symbol"] == symbol]
             assert [bar.timestamp for bar in got] == list(want["timestamp"]), symbol
-        deadline = time.monotonic() + 60
-        while storage.written < len(bars) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await stored(storage, len(bars))
         await provider.stop()
         await storage.stop()
         await bus.close()
@@ -188,8 +194,7 @@ def test_a_dropped_client_connection_loses_nothing_once_the_backfill_has_run(nat
         got = await collect(stream, 30)
         await client_bus.close()  # the client's connection goes away mid-stream
         await provider.publish(provider_name, "DROP", first_half.iloc[30:])  # 30 bars it never sees live
-        while storage.written < 60:
-            await asyncio.sleep(0.05)
+        await stored(storage, 60)
         client_bus = make_bus(nats_url)  # the client comes back, knowing the last bar it has
         await client_bus.connect()
         client = PlatformClient(client_bus, timeout=30)
@@ -268,8 +273,7 @@ def test_the_components_survive_a_nats_restart_without_losing_stored_data(nats_u
         await provider.start()
         first = bars[bars["timestamp"] < bars["timestamp"].iloc[0] + pd.Timedelta(minutes=60)]
         await provider.publish_frame("replay", first)
-        while storage.written < len(first):
-            await asyncio.sleep(0.05)
+        await stored(storage, len(first))
         server.send_signal(signal.SIGKILL)  # the bus goes away without a word
         server.wait()
         await asyncio.sleep(1.0)
@@ -279,9 +283,7 @@ def test_the_components_survive_a_nats_restart_without_losing_stored_data(nats_u
                 break
             await asyncio.sleep(0.1)
         await provider.publish_frame("replay", bars.drop(first.index))
-        deadline = time.monotonic() + 60
-        while storage.written < len(bars) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await stored(storage, len(bars))
         await provider.stop()
         await storage.stop()
         await bus.close()

@@ -95,10 +95,7 @@ class PlatformClient:
         """Bars of `symbol` with start <= timestamp < end (UTC; naive times are refused), from the
         provider (store first, the broker for the gaps) or from the storage component only."""
         check_symbol(symbol)
-        low, high = (
-            utc_bound(pd.Timestamp(start) if isinstance(start, str) else start, "start"),
-            utc_bound(pd.Timestamp(end) if isinstance(end, str) else end, "end"),
-        )
+        low, high = utc_bound(start, "start"), utc_bound(end, "end")
         if low is None or high is None or not low < high:
             raise InputError(f"history needs start < end (got start={start!r}, end={end!r}); swap them?")
         if source not in HISTORY_SUBJECTS:

@@ -52,15 +52,11 @@ class Bars:
     def __len__(self) -> int:
         return len(self.timestamp)
 
-    def frame(self) -> pd.DataFrame:
-        """The bars as a table in the bar schema (data/schema.py)."""
-        return pd.DataFrame(
-            {
-                "symbol": self.symbol,
-                "timestamp": pd.to_datetime(self.timestamp, utc=True).as_unit("us"),
-                "open": self.open, "high": self.high, "low": self.low, "close": self.close,
-                "volume": self.volume, "vwap": self.vwap, "trades": np.nan,
-            }
+    def rows(self, start: int, stop: int) -> Bars:
+        """Bars start..stop-1 (views, no copy)."""
+        return Bars(
+            self.symbol, self.provider, self.timestamp[start:stop], self.open[start:stop], self.high[start:stop],
+            self.low[start:stop], self.close[start:stop], self.volume[start:stop], self.vwap[start:stop],
         )  # fmt: skip
 
     def message_ids(self) -> list[str]:
@@ -78,19 +74,14 @@ class Payload:
 
 def bars_from_frame(frame: pd.DataFrame, provider: str) -> Bars:
     """One symbol's bar table (the schema's columns) as columns for the wire."""
-    symbols = frame["symbol"].unique() if len(frame) else []
-    if len(symbols) > 1:
-        raise InputError(f"a bar message holds one symbol's bars (got {len(symbols)}: {list(symbols)[:5]})")
-    stamps = pd.DatetimeIndex(frame["timestamp"])
-    if stamps.tz is None:
-        raise InputError("bar timestamps must be time-zone aware (UTC); validate the bars first")
-    vwap = frame["vwap"].to_numpy(dtype=float) if "vwap" in frame.columns else np.full(len(frame), np.nan)
-    columns = {name: frame[name].to_numpy(dtype=np.float64) for name in ("open", "high", "low", "close", "volume")}
-    return Bars(
-        str(symbols[0]) if len(symbols) else "", provider,
-        stamps.tz_convert("UTC").as_unit("ns").asi8.astype(np.int64), columns["open"], columns["high"],
-        columns["low"], columns["close"], columns["volume"], vwap,
-    )  # fmt: skip
+    per_symbol = split_by_symbol(frame, provider)
+    if len(per_symbol) > 1:
+        symbols = [bars.symbol for bars in per_symbol]
+        raise InputError(f"a bar message holds one symbol's bars (got {len(symbols)}: {symbols[:5]})")
+    if per_symbol:
+        return per_symbol[0]
+    empty = np.empty(0)
+    return Bars("", provider, np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty, empty)
 
 
 def encode_bars(bars: Bars) -> bytes:

@@ -75,11 +75,7 @@ def bar_messages(bars: Bars) -> list[tuple[bytes, str]]:
     ids = bars.message_ids()
     out = []
     for i in range(len(bars)):
-        one = Bars(
-            bars.symbol, bars.provider, bars.timestamp[i : i + 1], bars.open[i : i + 1], bars.high[i : i + 1],
-            bars.low[i : i + 1], bars.close[i : i + 1], bars.volume[i : i + 1], bars.vwap[i : i + 1],
-        )  # fmt: skip
-        out.append((encode_bars(one), ids[i]))
+        out.append((encode_bars(bars.rows(i, i + 1)), ids[i]))
     return out
 
 
@@ -87,11 +83,7 @@ def chunk_messages(bars: Bars, chunk_bars: int = CHUNK_BARS) -> list[tuple[bytes
     """(payload, id) of runs of up to `chunk_bars` bars, each id naming its first and last bar."""
     out = []
     for i in range(0, len(bars), chunk_bars):
-        part = Bars(
-            bars.symbol, bars.provider, bars.timestamp[i : i + chunk_bars], bars.open[i : i + chunk_bars],
-            bars.high[i : i + chunk_bars], bars.low[i : i + chunk_bars], bars.close[i : i + chunk_bars],
-            bars.volume[i : i + chunk_bars], bars.vwap[i : i + chunk_bars],
-        )  # fmt: skip
+        part = bars.rows(i, i + chunk_bars)
         first, last = int(part.timestamp[0]), int(part.timestamp[-1])
         out.append((encode_bars(part), f"{bars.provider}:{bars.symbol}:{first}-{last}"))
     return out
@@ -99,8 +91,8 @@ def chunk_messages(bars: Bars, chunk_bars: int = CHUNK_BARS) -> list[tuple[bytes
 
 def history_chunks(frame: pd.DataFrame, provider: str, chunk_bars: int = CHUNK_BARS) -> list[bytes]:
     """A symbol's bars as "bars" messages of at most `chunk_bars`, then the "end" marker with the count."""
-    chunks = [encode_bars(bars_from_frame(frame.iloc[i : i + chunk_bars], provider))
-              for i in range(0, len(frame), chunk_bars)]  # fmt: skip
+    bars = bars_from_frame(frame, provider)  # the columns once, then views of them per chunk
+    chunks = [encode_bars(bars.rows(i, i + chunk_bars)) for i in range(0, len(bars), chunk_bars)]
     return [*chunks, encode("end", n=len(frame))]
 
 
