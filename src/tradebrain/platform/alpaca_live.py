@@ -50,6 +50,7 @@ from tradebrain.data.sources.alpaca import AlpacaBarSource
 from tradebrain.platform.sources import HistoryFetch
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT = 5.0  # seconds a websocket close may take before it is abandoned (a peer that never answers)
 
 KEY_VARIABLE = "ALPACA_API_KEY"
 SECRET_VARIABLE = "ALPACA_SECRET_KEY"
@@ -399,10 +400,9 @@ class AlpacaLiveSource:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=CLOSE_TIMEOUT)  # never wait on a close handshake forever
         with contextlib.suppress(Exception):
-            await self._stream.close()
+            await asyncio.wait_for(self._stream.close(), CLOSE_TIMEOUT)
         self._connected = False
         self._resolve_first_attempt()
         self._notify()
@@ -496,7 +496,7 @@ class AlpacaLiveSource:
                 self._connected = False
                 self._notify()
                 with contextlib.suppress(Exception):
-                    await self._stream.close()
+                    await asyncio.wait_for(self._stream.close(), CLOSE_TIMEOUT)
                 self._resolve_first_attempt()
             up = None if self._connected_at is None else loop.time() - self._connected_at
             healthy = self._delivered or (up is not None and up >= self._backoff[1])

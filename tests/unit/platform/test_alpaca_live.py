@@ -210,7 +210,7 @@ def test_a_second_connection_with_the_same_key_waits_for_the_slot(fake: FakeAlpa
             await second.close()
         return second
 
-    second = asyncio.run(scenario())
+    second = asyncio.run(asyncio.wait_for(scenario(), 60))  # a failure, never a hang
     assert fake.refusals >= 1 and fake.max_active == 1 and second.reconnects == 0
 
 
